@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# HDL checks: Verilator lint (-Wall) of offload_top and of each module on its own, Icarus compile of
+# offload_top, Yosys synthesis (generic and iCE40, small parameters). Run from the repository root.
+# One line per check; exits non-zero when any check fails.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+RTL=hdl/rtl
+LOG_DIR=$(mktemp -d)
+trap 'rm -rf "$LOG_DIR"' EXIT
+FAILED=0
+ALL_RTL=("$RTL"/offload_top.v "$RTL"/ofl_*.v)
+
+check() {
+    local name=$1
+    shift
+    local log="$LOG_DIR/$(echo "$name" | tr -c 'A-Za-z0-9_' '_').log"
+    local t0=$SECONDS
+    if "$@" >"$log" 2>&1; then
+        printf 'PASS %-52s %3ss\n' "$name" $((SECONDS - t0))
+    else
+        printf 'FAIL %-52s %3ss\n' "$name" $((SECONDS - t0))
+        sed 's/^/    /' "$log" | head -40
+        FAILED=1
+    fi
+}
+
+lint() {
+    local top=$1
+    shift
+    verilator --lint-only -Wall -I"$RTL" --top-module "$top" "$@"
+}
+
+# whole design at the two widths the model is built with (covers every module)
+for w in 64 32; do
+    check "verilator lint offload_top DATA_W=$w" lint offload_top -GDATA_W=$w "${ALL_RTL[@]}"
+done
+check "verilator lint offload_top DATA_W=8 small tables" lint offload_top -GDATA_W=8 -GFT_BUCKETS=16 \
+    -GGROUPS=2 -GVMACS=4 -GNEXTHOPS=16 -GMAX_FRAME=1518 "${ALL_RTL[@]}"
+
+# modules as their own tops
+for w in 64 32 16 8; do
+    check "verilator lint ofl_rx DATA_W=$w" lint ofl_rx -GDATA_W=$w "$RTL"/ofl_rx.v
+    check "verilator lint ofl_dispatch DATA_W=$w" lint ofl_dispatch -GDATA_W=$w "$RTL"/ofl_dispatch.v
+    check "verilator lint ofl_host_rx DATA_W=$w" lint ofl_host_rx -GDATA_W=$w "$RTL"/ofl_host_rx.v "$RTL"/ofl_fifo.v
+    check "verilator lint ofl_host_tx DATA_W=$w" lint ofl_host_tx -GDATA_W=$w "$RTL"/ofl_host_tx.v \
+        "$RTL"/ofl_fifo.v "$RTL"/ofl_frame_fifo.v
+    check "verilator lint ofl_xbar DATA_W=$w" lint ofl_xbar -GDATA_W=$w "$RTL"/ofl_xbar.v
+    check "verilator lint ofl_axis_skid DATA_W=$w" lint ofl_axis_skid -GDATA_W=$w "$RTL"/ofl_axis_skid.v
+done
+check "verilator lint ofl_engine" lint ofl_engine "$RTL"/ofl_engine.v "$RTL"/ofl_decode.v
+check "verilator lint ofl_engine small tables" lint ofl_engine -GFT_BUCKETS=16 -GFT_STASH=2 -GGROUPS=2 \
+    -GVMACS=4 -GNEXTHOPS=16 "$RTL"/ofl_engine.v "$RTL"/ofl_decode.v
+check "verilator lint ofl_decode" lint ofl_decode "$RTL"/ofl_decode.v
+check "verilator lint ofl_csr" lint ofl_csr "$RTL"/ofl_csr.v
+check "verilator lint ofl_counters" lint ofl_counters "$RTL"/ofl_counters.v
+check "verilator lint ofl_fifo" lint ofl_fifo -GWIDTH=13 -GDEPTH=5 "$RTL"/ofl_fifo.v
+check "verilator lint ofl_frame_fifo" lint ofl_frame_fifo "$RTL"/ofl_frame_fifo.v
+
+# Icarus
+for w in 64 32; do
+    check "iverilog -g2012 offload_top DATA_W=$w" \
+        iverilog -g2012 -I"$RTL" -s offload_top -Poffload_top.DATA_W=$w -o "$LOG_DIR/ofl_$w.vvp" "${ALL_RTL[@]}"
+done
+
+# Yosys (small parameters through hdl/syn/offload_syn_small.v)
+check "yosys synth generic (tables as \$mem)" \
+    bash -c "yosys_out=\$(mktemp); yosys -q -l \"\$yosys_out\" -s hdl/syn/synth_generic.ys >/dev/null && grep -q '\\\$mem_v2' \"\$yosys_out\"; rc=\$?; rm -f \"\$yosys_out\"; exit \$rc"
+check "yosys synth_ice40 (tables in SB_RAM40_4K)" \
+    bash -c "yosys_out=\$(mktemp); yosys -q -l \"\$yosys_out\" -s hdl/syn/synth_ice40.ys >/dev/null && grep -q 'SB_RAM40_4K' \"\$yosys_out\"; rc=\$?; rm -f \"\$yosys_out\"; exit \$rc"
+
+if [ "$FAILED" -ne 0 ]; then
+    echo "hdl-check: FAILED"
+    exit 1
+fi
+echo "hdl-check: all passed"

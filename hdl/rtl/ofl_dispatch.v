@@ -1,0 +1,370 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Per ingress port: pops the port's decisions (FWFT) and its RX FIFO and emits the frames the
+// decision asks for, each with a destination tag (0 = tx0, 1 = tx1, 2 = host RX queue):
+//   forward:        header (from the decision) + FIFO data, to the next hop's port
+//   ARP reply:      reply built from the request header, out the ingress port; without COPY the
+//                   request's FIFO data is popped in parallel
+//   host:           metadata + header + FIFO data, if the host queue grants room (else dropped)
+//   FIN/RST event:  after the forward, 16 bytes of metadata only
+//   drop:           FIFO data popped, nothing sent
+// The next decision starts in the cycle after the last word of the previous one (no bubble).
+module ofl_dispatch #(
+    parameter DATA_W = 64,
+    parameter PORT = 0
+) (
+    input  wire                clk,
+    input  wire                rst,
+
+    input  wire [588:0]        dec_data,
+    input  wire                dec_valid,
+    output wire                dec_ready,
+
+    input  wire [DATA_W-1:0]   rxf_data,
+    input  wire                rxf_valid,
+    output wire                rxf_ready,
+
+    output reg  [DATA_W-1:0]   m_axis_tdata,
+    output reg  [DATA_W/8-1:0] m_axis_tkeep,
+    output reg                 m_axis_tvalid,
+    input  wire                m_axis_tready,
+    output reg                 m_axis_tlast,
+    output reg  [1:0]          m_axis_tdest,
+
+    // host RX queue room: request words, granted (reserved) or not in the same cycle
+    output wire                host_req,
+    output wire [15:0]         host_words,
+    input  wire                host_grant,
+
+    input  wire [63:0]         now,
+
+    output wire                cnt_punt,
+    output wire                cnt_host_full,
+
+    output wire                busy
+);
+
+`include "offload_regs.vh"
+
+localparam DEC_HDR = 0;
+localparam DEC_LEN = 512;
+localparam DEC_HAS_DATA = 528;
+localparam DEC_FWD = 529;
+localparam DEC_FWD_PORT = 530;
+localparam DEC_ARP = 531;
+localparam DEC_HOST = 532;
+localparam DEC_EVENT = 533;
+localparam DEC_REASON = 534;
+localparam DEC_AUX = 538;
+localparam DEC_GID = 570;
+localparam DEC_FWDR = 580;
+localparam DEC_VLAN = 588;
+
+localparam WB = DATA_W / 8;
+localparam LWB = $clog2(WB);
+localparam HDR_WORDS_I = 64 / WB;
+localparam META_WORDS_I = 16 / WB;
+localparam REPLY_WORDS_I = (60 + WB - 1) / WB;
+localparam WB_M1_I = WB - 1;
+localparam [15:0] HDR_WORDS = HDR_WORDS_I[15:0];
+localparam [15:0] META_WORDS = META_WORDS_I[15:0];
+localparam [15:0] REPLY_WORDS = REPLY_WORDS_I[15:0];
+localparam [15:0] REPLY_WORDS_VLAN = HDR_WORDS;
+localparam [WB-1:0] KEEP_ALL = {WB{1'b1}};
+localparam [15:0] WB_M1 = WB_M1_I[15:0];
+
+localparam [1:0] P_MAIN = 2'd0;
+localparam [1:0] P_RES = 2'd1;
+localparam [1:0] P_HOST = 2'd2;
+localparam [1:0] P_DRAIN = 2'd3;
+
+localparam [1:0] DEST_HOST = 2'd2;
+localparam [1:0] DEST_IN = PORT;
+
+`ifndef SYNTHESIS
+// parameter checks (simulation and lint; synthesis tools skip them)
+initial begin
+    if (DATA_W != 8 && DATA_W != 16 && DATA_W != 32 && DATA_W != 64) begin
+        $error("ofl_dispatch: DATA_W must be 8, 16, 32 or 64");
+        $finish;
+    end
+end
+`endif
+
+wire [511:0] d_hdr = dec_data[DEC_HDR +: 512];
+wire [15:0] d_len = dec_data[DEC_LEN +: 16];
+wire d_has_data = dec_data[DEC_HAS_DATA];
+wire d_fwd = dec_data[DEC_FWD];
+wire d_fwd_port = dec_data[DEC_FWD_PORT];
+wire d_arp = dec_data[DEC_ARP];
+wire d_host = dec_data[DEC_HOST];
+wire d_event = dec_data[DEC_EVENT];
+wire [3:0] d_reason = dec_data[DEC_REASON +: 4];
+wire [31:0] d_aux = dec_data[DEC_AUX +: 32];
+wire [9:0] d_gid = dec_data[DEC_GID +: 10];
+wire [7:0] d_fwdr = dec_data[DEC_FWDR +: 8];
+wire d_vlan = dec_data[DEC_VLAN];
+
+// sizes in words
+wire [15:0] frame_words = (d_len >> LWB) + {15'd0, (d_len & WB_M1) != 16'd0};
+wire [15:0] hdr_words = d_len > 16'd64 ? HDR_WORDS : frame_words;
+wire [15:0] data_words = d_has_data ? frame_words - HDR_WORDS : 16'd0;
+wire [15:0] reply_words = d_vlan ? REPLY_WORDS_VLAN : REPLY_WORDS;
+wire [15:0] host_total = META_WORDS + (d_host ? frame_words : 16'd0);
+
+function [WB-1:0] keep_for;
+    input [15:0] nbytes;
+    integer b;
+    reg [15:0] rem;
+    begin
+        rem = nbytes & WB_M1;
+        for (b = 0; b < WB; b = b + 1) begin
+            keep_for[b] = rem == 16'd0 || b < rem;
+        end
+    end
+endfunction
+
+wire [WB-1:0] last_keep = keep_for(d_len);
+wire [WB-1:0] reply_keep = keep_for(d_vlan ? 16'd64 : 16'd60);
+
+// ARP reply (docs/dataplane.md): dst = SHA, src = vMAC, the request's VLAN tag, oper 2,
+// SHA = vMAC, SPA = VIP (= the request's TPA), THA = request's SHA, TPA = request's SPA, zero padded
+wire [47:0] vmac = {24'h0007b4, 6'd0, d_gid, d_fwdr};
+reg [511:0] reply;
+reg [511:0] reply_v;
+integer k;
+always @* begin
+    reply = 512'd0;
+    reply_v = 512'd0;
+    for (k = 0; k < 6; k = k + 1) begin
+        reply[8*k +: 8] = d_hdr[8*(14+8+k) +: 8];               // SHA
+        reply[8*(6+k) +: 8] = vmac[8*(5-k) +: 8];
+        reply[8*(14+8+k) +: 8] = vmac[8*(5-k) +: 8];             // SHA = vMAC
+        reply[8*(14+18+k) +: 8] = d_hdr[8*(14+8+k) +: 8];        // THA
+        reply_v[8*k +: 8] = d_hdr[8*(18+8+k) +: 8];
+        reply_v[8*(6+k) +: 8] = vmac[8*(5-k) +: 8];
+        reply_v[8*(18+8+k) +: 8] = vmac[8*(5-k) +: 8];
+        reply_v[8*(18+18+k) +: 8] = d_hdr[8*(18+8+k) +: 8];
+    end
+    for (k = 0; k < 4; k = k + 1) begin
+        reply[8*(14+14+k) +: 8] = d_hdr[8*(14+24+k) +: 8];       // SPA = VIP
+        reply[8*(14+24+k) +: 8] = d_hdr[8*(14+14+k) +: 8];       // TPA = request's SPA
+        reply_v[8*(18+14+k) +: 8] = d_hdr[8*(18+24+k) +: 8];
+        reply_v[8*(18+24+k) +: 8] = d_hdr[8*(18+14+k) +: 8];
+    end
+    reply[8*12 +: 16] = 16'h0608;
+    reply[8*14 +: 64] = 64'h0200_0406_0008_0100;   // htype 1, ptype 0800, 6, 4, oper 2
+    reply_v[8*12 +: 32] = d_hdr[8*12 +: 32];       // 0x8100 + TCI as received
+    reply_v[8*16 +: 16] = 16'h0608;
+    reply_v[8*18 +: 64] = 64'h0200_0406_0008_0100;
+    if (d_vlan) begin
+        reply = reply_v;
+    end
+end
+
+// metadata, big-endian
+reg [63:0] meta_time_reg;
+wire [15:0] meta_len = d_host ? d_len : 16'd0;
+wire [127:0] meta_be = {4'd0, d_reason, 7'd0, PORT[0], meta_len, d_aux, meta_time_reg};
+reg [127:0] meta;
+always @* begin
+    for (k = 0; k < 16; k = k + 1) begin
+        meta[8*k +: 8] = meta_be[8*(15-k) +: 8];
+    end
+end
+
+// ---------------------------------------------------------------- sequencing
+reg init_reg = 1'b1;         // the head decision has not started yet
+reg [1:0] phase_reg = P_MAIN;
+reg [15:0] idx_reg = 16'd0;
+reg [15:0] dleft_reg = 16'd0;
+
+wire [1:0] init_phase = (d_fwd || d_arp) ? P_MAIN : (d_host || d_event) ? P_RES : P_DRAIN;
+wire [1:0] phase = init_reg ? init_phase : phase_reg;
+wire [15:0] idx = init_reg ? 16'd0 : idx_reg;
+wire [15:0] dleft = init_reg ? data_words : dleft_reg;
+
+reg [1:0] phase_next;
+reg [15:0] idx_next;
+reg [15:0] dleft_next;
+reg init_next;
+reg pop_dec;
+reg pop_rxf;
+reg req;
+reg punt;
+reg full;
+reg take_time;
+
+// header / frame word j of the current decision's frame: header words, then FIFO words
+wire [15:0] j_host = idx - META_WORDS;
+wire [15:0] j = phase == P_HOST ? j_host : idx;
+wire from_hdr = j < hdr_words;
+wire [DATA_W-1:0] hdr_word = d_hdr[j[5-LWB:0]*DATA_W +: DATA_W];
+wire [DATA_W-1:0] reply_word = reply[idx[5-LWB:0]*DATA_W +: DATA_W];
+wire [DATA_W-1:0] meta_word = meta[idx[3-LWB:0]*DATA_W +: DATA_W];
+wire xfer = m_axis_tvalid && m_axis_tready;
+
+// outputs: a function of the head decision and the state only (not of tready)
+always @* begin
+    m_axis_tdata = hdr_word;
+    m_axis_tkeep = KEEP_ALL;
+    m_axis_tvalid = 1'b0;
+    m_axis_tlast = 1'b0;
+    m_axis_tdest = DEST_HOST;
+    if (dec_valid) begin
+        case (phase)
+            P_MAIN: begin
+                if (d_fwd) begin
+                    m_axis_tdest = {1'b0, d_fwd_port};
+                    m_axis_tdata = from_hdr ? hdr_word : rxf_data;
+                    m_axis_tvalid = from_hdr || rxf_valid;
+                    m_axis_tlast = idx == frame_words - 16'd1;
+                    m_axis_tkeep = m_axis_tlast ? last_keep : KEEP_ALL;
+                end else begin
+                    m_axis_tdest = DEST_IN;
+                    m_axis_tdata = reply_word;
+                    m_axis_tvalid = idx < reply_words;
+                    m_axis_tlast = idx == reply_words - 16'd1;
+                    m_axis_tkeep = m_axis_tlast ? reply_keep : KEEP_ALL;
+                end
+            end
+            P_HOST: begin
+                if (idx < META_WORDS) begin
+                    m_axis_tdata = meta_word;
+                    m_axis_tvalid = 1'b1;
+                end else begin
+                    m_axis_tdata = from_hdr ? hdr_word : rxf_data;
+                    m_axis_tvalid = from_hdr || rxf_valid;
+                end
+                m_axis_tlast = idx == host_total - 16'd1;
+                m_axis_tkeep = m_axis_tlast && d_host ? last_keep : KEEP_ALL;
+            end
+            default: ;
+        endcase
+    end
+end
+
+always @* begin
+    phase_next = phase;
+    idx_next = idx;
+    dleft_next = dleft;
+    init_next = init_reg;
+    pop_dec = 1'b0;
+    pop_rxf = 1'b0;
+    req = 1'b0;
+    punt = 1'b0;
+    full = 1'b0;
+    take_time = 1'b0;
+    if (dec_valid) begin
+        init_next = 1'b0;
+        case (phase)
+            P_MAIN: begin
+                if (d_fwd) begin
+                    if (xfer) begin
+                        idx_next = idx + 16'd1;
+                        if (!from_hdr) begin
+                            pop_rxf = 1'b1;
+                            dleft_next = dleft - 16'd1;
+                        end
+                        if (m_axis_tlast) begin
+                            if (d_event) begin
+                                phase_next = P_RES;
+                            end else begin
+                                pop_dec = 1'b1;
+                            end
+                        end
+                    end
+                end else begin
+                    // ARP reply; without COPY the request's FIFO data drains meanwhile
+                    if (!d_host && dleft != 16'd0 && rxf_valid) begin
+                        pop_rxf = 1'b1;
+                        dleft_next = dleft - 16'd1;
+                    end
+                    if (xfer) begin
+                        idx_next = idx + 16'd1;
+                    end
+                    if (!m_axis_tvalid || (xfer && m_axis_tlast)) begin
+                        if (d_host) begin
+                            phase_next = P_RES;
+                        end else if (dleft_next == 16'd0) begin
+                            pop_dec = 1'b1;
+                        end
+                    end
+                end
+            end
+            P_RES: begin
+                req = 1'b1;
+                if (host_grant) begin
+                    punt = 1'b1;
+                    take_time = 1'b1;
+                    phase_next = P_HOST;
+                    idx_next = 16'd0;
+                end else begin
+                    full = 1'b1;
+                    if (d_host && dleft != 16'd0) begin
+                        phase_next = P_DRAIN;
+                    end else begin
+                        pop_dec = 1'b1;
+                    end
+                end
+            end
+            P_HOST: begin
+                if (xfer) begin
+                    idx_next = idx + 16'd1;
+                    if (idx >= META_WORDS && !from_hdr) begin
+                        pop_rxf = 1'b1;
+                        dleft_next = dleft - 16'd1;
+                    end
+                    if (m_axis_tlast) begin
+                        pop_dec = 1'b1;
+                    end
+                end
+            end
+            default: begin   // P_DRAIN
+                if (dleft != 16'd0 && rxf_valid) begin
+                    pop_rxf = 1'b1;
+                    dleft_next = dleft - 16'd1;
+                end
+                if (dleft_next == 16'd0) begin
+                    pop_dec = 1'b1;
+                end
+            end
+        endcase
+        if (pop_dec) begin
+            init_next = 1'b1;
+        end
+    end
+end
+
+assign dec_ready = pop_dec;
+assign rxf_ready = pop_rxf;
+assign host_req = req;
+assign host_words = host_total;
+assign cnt_punt = punt;
+assign cnt_host_full = full;
+assign busy = !init_reg;
+
+always @(posedge clk) begin
+    if (take_time) begin
+        meta_time_reg <= now;
+    end
+end
+
+always @(posedge clk) begin
+    init_reg <= init_next;
+    phase_reg <= phase_next;
+    idx_reg <= idx_next;
+    dleft_reg <= dleft_next;
+    if (rst) begin
+        init_reg <= 1'b1;
+        phase_reg <= P_MAIN;
+        idx_reg <= 16'd0;
+        dleft_reg <= 16'd0;
+    end
+end
+
+endmodule
+
+`resetall

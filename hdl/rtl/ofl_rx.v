@@ -1,0 +1,194 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Ingress port: store-and-forward. The first 64 bytes are captured into a header register (they
+// reach the egress from the decision, rewritten or not); only the bytes past them go into the port's
+// RX FIFO, so a frame of at most 64 bytes costs no FIFO traffic at all. At tlast a descriptor goes to
+// the lookup engine. The decisions a port can have outstanding are limited by credits, so the
+// engine, which cannot stall, never overflows the port's decision FIFO.
+module ofl_rx #(
+    parameter DATA_W = 64,
+    parameter MAX_FRAME = 9600,
+    parameter CREDITS = 16
+) (
+    input  wire                clk,
+    input  wire                rst,
+
+    input  wire [DATA_W-1:0]   s_axis_tdata,
+    input  wire [DATA_W/8-1:0] s_axis_tkeep,
+    input  wire                s_axis_tvalid,
+    output wire                s_axis_tready,
+    input  wire                s_axis_tlast,
+
+    // RX FIFO write side
+    output wire [DATA_W-1:0]   fifo_wr_data,
+    output wire                fifo_wr_en,
+    output wire                fifo_commit,
+    output wire                fifo_rollback,
+    input  wire [31:0]         fifo_free,
+
+    // descriptor to the engine
+    output wire [511:0]        m_desc_hdr,
+    output wire [15:0]         m_desc_len,
+    output wire                m_desc_ovs,
+    output wire                m_desc_valid,
+    input  wire                m_desc_ready,
+
+    // the dispatcher popped one of this port's decisions
+    input  wire                credit_return,
+
+    // counters: a frame ended (RX_FRAMES) with this many bytes (RX_BYTES)
+    output wire                cnt_frame,
+    output wire [31:0]         cnt_bytes,
+
+    output wire                busy
+);
+
+localparam WB = DATA_W / 8;
+localparam HW = 64 / WB;               // header words
+localparam IW = $clog2(HW) + 1;        // word index, saturates at HW
+localparam CW = $clog2(CREDITS + 1);
+localparam [IW-1:0] HW_C = HW[IW-1:0];
+localparam [CW-1:0] CREDITS_C = CREDITS;
+
+`ifndef SYNTHESIS
+// parameter checks (simulation and lint; synthesis tools skip them)
+initial begin
+    if (DATA_W != 8 && DATA_W != 16 && DATA_W != 32 && DATA_W != 64) begin
+        $error("ofl_rx: DATA_W must be 8, 16, 32 or 64");
+        $finish;
+    end
+    if (MAX_FRAME < 64 || MAX_FRAME > 65535) begin
+        $error("ofl_rx: MAX_FRAME must be 64..65535");
+        $finish;
+    end
+end
+`endif
+
+reg in_frame_reg = 1'b0;
+reg [IW-1:0] widx_reg = 0;
+reg [31:0] bytes_reg = 0;
+reg ovs_reg = 1'b0;
+reg [511:0] hdr_reg;
+// two descriptor slots (slot 0 is the head): when both ports end a frame in the same cycle, the one
+// the engine serves second still has room for the tlast of a frame only one word long
+reg [511:0] desc_hdr_reg[0:1];
+reg [15:0] desc_len_reg[0:1];
+reg desc_ovs_reg[0:1];
+reg [1:0] desc_cnt_reg = 2'd0;
+reg [CW-1:0] inflight_reg = 0;
+
+// tready does not look at the input word: the FIFO must have room (unless the frame is already
+// being dropped as oversize), the port must hold a credit, and the descriptor slot must be free or
+// leaving this cycle.
+wire space_ok = ovs_reg || fifo_free != 0;
+wire credit_ok = inflight_reg < CREDITS_C;
+wire desc_ok = desc_cnt_reg != 2'd2 || m_desc_ready;
+assign s_axis_tready = space_ok && credit_ok && desc_ok;
+
+wire xfer = s_axis_tvalid && s_axis_tready;
+
+reg [3:0] nbytes;
+integer k;
+always @* begin
+    nbytes = 0;
+    for (k = 0; k < WB; k = k + 1) begin
+        nbytes = nbytes + {3'd0, s_axis_tkeep[k]};
+    end
+    if (!s_axis_tlast) begin
+        nbytes = WB[3:0];
+    end
+end
+
+wire [31:0] len_now = bytes_reg + {28'd0, nbytes};
+wire ovs_now = ovs_reg || len_now > MAX_FRAME;
+wire is_hdr_word = widx_reg < HW_C;
+
+// header: bytes not kept are zero, and a new frame starts from an all-zero header, so bytes past the
+// end of a short frame are deterministic
+reg [DATA_W-1:0] word_masked;
+reg [511:0] hdr_next;
+always @* begin
+    for (k = 0; k < WB; k = k + 1) begin
+        word_masked[8*k +: 8] = s_axis_tkeep[k] ? s_axis_tdata[8*k +: 8] : 8'd0;
+    end
+    hdr_next = in_frame_reg ? hdr_reg : 512'd0;
+    if (is_hdr_word) begin
+        hdr_next[widx_reg[IW-2:0]*DATA_W +: DATA_W] = word_masked;
+    end
+end
+
+wire frame_end = xfer && s_axis_tlast;
+
+assign fifo_wr_data = s_axis_tdata;
+assign fifo_wr_en = xfer && !is_hdr_word && !ovs_now;
+assign fifo_commit = frame_end && !ovs_now;
+assign fifo_rollback = frame_end && ovs_now;
+
+assign m_desc_hdr = desc_hdr_reg[0];
+assign m_desc_len = desc_len_reg[0];
+assign m_desc_ovs = desc_ovs_reg[0];
+assign m_desc_valid = desc_cnt_reg != 2'd0;
+
+wire desc_pop = desc_cnt_reg != 2'd0 && m_desc_ready;
+wire [15:0] len_sat = len_now > 32'hffff ? 16'hffff : len_now[15:0];
+// where the new descriptor goes, after this cycle's pop
+wire to_slot0 = frame_end && (desc_cnt_reg == 2'd0 || (desc_cnt_reg == 2'd1 && desc_pop));
+wire to_slot1 = frame_end && !to_slot0;
+
+assign cnt_frame = frame_end;
+assign cnt_bytes = len_now;
+
+assign busy = in_frame_reg || desc_cnt_reg != 2'd0;
+
+always @(posedge clk) begin
+    if (xfer) begin
+        hdr_reg <= hdr_next;
+    end
+    if (desc_pop && desc_cnt_reg == 2'd2) begin
+        desc_hdr_reg[0] <= desc_hdr_reg[1];
+        desc_len_reg[0] <= desc_len_reg[1];
+        desc_ovs_reg[0] <= desc_ovs_reg[1];
+    end
+    if (to_slot0) begin
+        desc_hdr_reg[0] <= hdr_next;
+        desc_len_reg[0] <= len_sat;
+        desc_ovs_reg[0] <= ovs_now;
+    end
+    if (to_slot1) begin
+        desc_hdr_reg[1] <= hdr_next;
+        desc_len_reg[1] <= len_sat;
+        desc_ovs_reg[1] <= ovs_now;
+    end
+end
+
+always @(posedge clk) begin
+    desc_cnt_reg <= desc_cnt_reg + {1'b0, frame_end} - {1'b0, desc_pop};
+    if (xfer) begin
+        if (s_axis_tlast) begin
+            in_frame_reg <= 1'b0;
+            widx_reg <= 0;
+            bytes_reg <= 0;
+            ovs_reg <= 1'b0;
+        end else begin
+            in_frame_reg <= 1'b1;
+            widx_reg <= is_hdr_word ? widx_reg + 1'b1 : widx_reg;
+            bytes_reg <= len_now;
+            ovs_reg <= ovs_now;
+        end
+    end
+    inflight_reg <= inflight_reg + {{(CW-1){1'b0}}, frame_end} - {{(CW-1){1'b0}}, credit_return};
+    if (rst) begin
+        in_frame_reg <= 1'b0;
+        widx_reg <= 0;
+        bytes_reg <= 0;
+        ovs_reg <= 1'b0;
+        desc_cnt_reg <= 2'd0;
+        inflight_reg <= 0;
+    end
+end
+
+endmodule
+
+`resetall
