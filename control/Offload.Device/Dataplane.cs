@@ -1,0 +1,400 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using Offload.HwModel;
+
+namespace Offload.Device;
+
+/// <summary>
+/// The data plane's registers in the terms of docs/dataplane.md: geometry, configuration, counters, the
+/// host queues and the watchdog, over any <see cref="IDevice"/>. Table writes go out as batches.
+/// </summary>
+/// <remarks>Not thread-safe: one caller at a time, like the device under it.</remarks>
+public sealed class Dataplane
+{
+    private const int MetaBytes = RegConst.MetaBytes;
+
+    private readonly IDevice _device;
+    private DataplaneGeometry? _geometry;
+
+    // Host-queue buffers sized for the largest frame once, so receiving and sending allocate nothing.
+    private CsrOp[] _rxOps = [];
+    private uint[] _rxWords = [];
+    private CsrOp[] _txOps = [];
+
+    // HOST_RX_LEN of the next frame, read at the end of the previous receive batch. Only a non-zero
+    // value is kept: a frame at the head stays there until we pop it, while an empty queue can fill.
+    private uint _rxLenAhead;
+
+    // What HOST_TX_FREE said minus what was written since; free space only grows as the hardware
+    // drains, so this never overstates it and saves a read per frame.
+    private uint _txFreeEstimate;
+
+    public Dataplane(IDevice device)
+    {
+        _device = device ?? throw new ArgumentNullException(nameof(device));
+    }
+
+    public IDevice Device => _device;
+
+    /// <summary>The geometry read by <see cref="ReadGeometry"/> (read on first need).</summary>
+    public DataplaneGeometry Geometry => _geometry ?? ReadGeometry();
+
+    /// <summary>VERSION as read by <see cref="ReadGeometry"/>.</summary>
+    public uint Version { get; private set; }
+
+    /// <summary>PARAM_LOOKUP_LATENCY as read by <see cref="ReadGeometry"/>.</summary>
+    public int LookupLatency { get; private set; }
+
+    /// <summary>Reads ID, VERSION and the PARAM_* registers.</summary>
+    /// <exception cref="DeviceException">ID is not 'OFLD': something else answers on this bus.</exception>
+    public DataplaneGeometry ReadGeometry()
+    {
+        ReadOnlySpan<uint> addrs =
+        [
+            Reg.Id, Reg.Version, Reg.ParamDataW, Reg.ParamFtBuckets, Reg.ParamFtWays, Reg.ParamFtStash, Reg.ParamGroups,
+            Reg.ParamSlots, Reg.ParamVmacs, Reg.ParamNexthops, Reg.ParamMaxFrame, Reg.ParamHostRxDepth,
+            Reg.ParamHostTxDepth, Reg.ParamLookupLatency,
+        ];
+        Span<CsrOp> ops = stackalloc CsrOp[addrs.Length];
+        for (int i = 0; i < addrs.Length; i++)
+            ops[i] = CsrOp.Read(addrs[i]);
+        Span<uint> v = stackalloc uint[addrs.Length];
+        _device.Batch(ops, v);
+        if (v[0] != RegConst.IdValue)
+            throw new DeviceException(
+                $"ID register reads 0x{v[0]:X8}, expected 0x{RegConst.IdValue:X8} ('OFLD'): not an Offload data plane, or the register bus is broken");
+        Version = v[1];
+        var g = new DataplaneGeometry(
+            DataWidth: (int)v[2], Buckets: (int)v[3], Ways: (int)v[4], Stash: (int)v[5], Groups: (int)v[6], Slots: (int)v[7],
+            Vmacs: (int)v[8], NextHops: (int)v[9], MaxFrame: (int)v[10], HostRxDepth: (int)v[11], HostTxDepth: (int)v[12]);
+        if (g.Buckets <= 0 || g.Ways <= 0 || g.Slots <= 0 || g.MaxFrame < 14 || g.DataWidth is not (8 or 16 or 32 or 64))
+            throw new DeviceException($"PARAM registers make no sense: {g}");
+        LookupLatency = (int)v[13];
+        _geometry = g;
+        return g;
+    }
+
+    /// <summary>
+    /// Makes the hardware hold <paramref name="config"/>: port MACs, SYNC_PORT, every vMAC filter entry, every
+    /// group (VIP, slot table, then CFG, so a group is enabled only once its slots are in place), every next
+    /// hop, and every flow entry (entries not in <see cref="DataplaneConfig.Flows"/> are invalidated).
+    /// </summary>
+    public void Apply(DataplaneConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var g = Geometry;
+        CheckFits(config, g);
+        var ops = new List<CsrOp>(4096);
+
+        for (int p = 0; p < 2; p++)
+        {
+            ops.Add(CsrOp.Write(Reg.PortMacLo + ((uint)p * Reg.PortMacLoStride), config.PortMacs[p].Lo));
+            ops.Add(CsrOp.Write(Reg.PortMacHi + ((uint)p * Reg.PortMacHiStride), config.PortMacs[p].Hi));
+        }
+        ops.Add(CsrOp.Write(Reg.SyncPort, config.SyncPort));
+
+        for (int i = 0; i < g.Vmacs; i++)
+        {
+            MacAddress? mac = i < config.Vmacs.Length ? config.Vmacs[i] : null;
+            ops.Add(CsrOp.Write(Reg.VmacLo + ((uint)i * Reg.VmacLoStride), mac?.Lo ?? 0));
+            ops.Add(CsrOp.Write(Reg.VmacHi + ((uint)i * Reg.VmacHiStride),
+                mac is { } m ? (m.Hi << RegField.VmacHiMacLsb) | (1u << RegField.VmacHiValidLsb) : 0));
+        }
+
+        for (int i = 0; i < g.Groups; i++)
+        {
+            GroupConfig? grp = i < config.Groups.Length ? config.Groups[i] : null;
+            uint vipAddr = Reg.GroupVip + ((uint)i * Reg.GroupVipStride);
+            uint cfgAddr = Reg.GroupCfg + ((uint)i * Reg.GroupCfgStride);
+            if (grp is null)
+            {
+                ops.Add(CsrOp.Write(cfgAddr, 0));
+                ops.Add(CsrOp.Write(vipAddr, 0));
+                continue;
+            }
+            // Disable while the slots change: a half-written table must not answer.
+            ops.Add(CsrOp.Write(cfgAddr, GroupCfgWord(grp, enabled: false)));
+            ops.Add(CsrOp.Write(vipAddr, grp.VirtualIp));
+            ops.Add(CsrOp.Write(Reg.SlotAddr, (uint)(i * g.Slots)));
+            for (int s = 0; s < g.Slots; s++)
+                ops.Add(CsrOp.Write(Reg.SlotData, grp.Slots[s]));
+            ops.Add(CsrOp.Write(cfgAddr, GroupCfgWord(grp, grp.Enabled)));
+        }
+
+        for (int i = 0; i < g.NextHops; i++)
+        {
+            NextHop nh = i < config.NextHops.Length ? config.NextHops[i] : default;
+            AddNextHopWrite(ops, i, nh);
+        }
+
+        for (int i = 0; i < g.TotalEntries; i++)
+        {
+            if (config.Flows.TryGetValue(i, out var flow))
+                FlowEntryCodec.AddWrite(ops, i, flow.Key, flow.Action);
+            else
+                FlowEntryCodec.AddInvalidate(ops, i);
+        }
+
+        _device.Batch(CollectionsMarshal.AsSpan(ops), default);
+    }
+
+    /// <summary>Rewrites one group's slot table (SLOT_ADDR once, then SLOT_DATA auto-increments).</summary>
+    public void WriteSlots(int group, ReadOnlySpan<byte> slots)
+    {
+        var g = Geometry;
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, g.Groups);
+        if (slots.Length != g.Slots)
+            throw new ArgumentException($"a slot table has {g.Slots} entries, got {slots.Length}", nameof(slots));
+        var ops = new CsrOp[slots.Length + 1];
+        ops[0] = CsrOp.Write(Reg.SlotAddr, (uint)(group * g.Slots));
+        for (int s = 0; s < slots.Length; s++)
+            ops[s + 1] = CsrOp.Write(Reg.SlotData, slots[s]);
+        _device.Batch(ops, default);
+    }
+
+    public void WriteNextHop(int index, NextHop nextHop)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Geometry.NextHops);
+        var ops = new List<CsrOp>(8);
+        AddNextHopWrite(ops, index, nextHop);
+        _device.Batch(CollectionsMarshal.AsSpan(ops), default);
+    }
+
+    /// <summary>Reads every 64-bit counter (LO then HI, as the latch requires) in one batch.</summary>
+    public DataplaneCounters ReadCounters()
+    {
+        const int perPort = RegConst.CntPortCount;
+        const int global = RegConst.CntGlobalCount;
+        const int n = (2 * perPort) + global;
+        Span<CsrOp> ops = stackalloc CsrOp[2 * n];
+        int k = 0;
+        for (int p = 0; p < 2; p++)
+        {
+            for (int i = 0; i < perPort; i++)
+            {
+                uint lo = Reg.CntPortLo + ((uint)p * RegConst.CntPortStride) + ((uint)i * Reg.CntPortLoStride);
+                ops[k++] = CsrOp.Read(lo);
+                ops[k++] = CsrOp.Read(lo + (Reg.CntPortHi - Reg.CntPortLo));
+            }
+        }
+        for (int i = 0; i < global; i++)
+        {
+            uint lo = Reg.CntGlobalLo + ((uint)i * Reg.CntGlobalLoStride);
+            ops[k++] = CsrOp.Read(lo);
+            ops[k++] = CsrOp.Read(lo + (Reg.CntGlobalHi - Reg.CntGlobalLo));
+        }
+        Span<uint> r = stackalloc uint[2 * n];
+        _device.Batch(ops, r);
+        Span<ulong> v = stackalloc ulong[n];
+        for (int i = 0; i < n; i++)
+            v[i] = r[2 * i] | ((ulong)r[(2 * i) + 1] << 32);
+        return new DataplaneCounters(
+            PortCounters.FromValues(v[..perPort]), PortCounters.FromValues(v[perPort..(2 * perPort)]),
+            v[2 * perPort + RegConst.CntGlobalHostTxFrames], v[2 * perPort + RegConst.CntGlobalHostTxDrops]);
+    }
+
+    /// <summary>Clears every counter (a write of a LO register clears that counter).</summary>
+    public void ClearCounters()
+    {
+        var ops = new List<CsrOp>(40);
+        for (int p = 0; p < 2; p++)
+        {
+            for (int i = 0; i < RegConst.CntPortCount; i++)
+                ops.Add(CsrOp.Write(Reg.CntPortLo + ((uint)p * RegConst.CntPortStride) + ((uint)i * Reg.CntPortLoStride), 0));
+        }
+        for (int i = 0; i < RegConst.CntGlobalCount; i++)
+            ops.Add(CsrOp.Write(Reg.CntGlobalLo + ((uint)i * Reg.CntGlobalLoStride), 0));
+        _device.Batch(CollectionsMarshal.AsSpan(ops), default);
+    }
+
+    /// <summary>ARP replies sent with the vMAC of (group, forwarder).</summary>
+    public uint ReadArpCounter(int group, int forwarder)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(group);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(group, Geometry.Groups);
+        ArgumentOutOfRangeException.ThrowIfNegative(forwarder);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(forwarder, 255);
+        Span<CsrOp> ops = [CsrOp.Write(Reg.ArpcntAddr, (uint)((group * 256) + forwarder)), CsrOp.Read(Reg.ArpcntData)];
+        Span<uint> r = stackalloc uint[2];
+        _device.Batch(ops, r);
+        return r[1];
+    }
+
+    /// <summary>TIME, the data plane's cycle counter (LO latches HI).</summary>
+    public ulong ReadTime()
+    {
+        Span<CsrOp> ops = [CsrOp.Read(Reg.TimeLo), CsrOp.Read(Reg.TimeHi)];
+        Span<uint> r = stackalloc uint[2];
+        _device.Batch(ops, r);
+        return r[0] | ((ulong)r[1] << 32);
+    }
+
+    /// <summary>
+    /// Takes the frame at the head of the host RX queue: its metadata, and the frame (without metadata)
+    /// copied to <paramref name="buffer"/>. Two round trips at most (HOST_RX_LEN, then every HOST_RX_DATA
+    /// word in one batch that also reads the next frame's length), one when that length was already known.
+    /// </summary>
+    /// <returns>False when the queue is empty.</returns>
+    /// <exception cref="ArgumentException">The buffer is smaller than the frame; it stays at the head.</exception>
+    public bool TryReceiveHost(Span<byte> buffer, out HostFrame meta, out int frameLength)
+    {
+        uint len = _rxLenAhead != 0 ? _rxLenAhead : _device.Read(Reg.HostRxLen);
+        _rxLenAhead = 0;
+        meta = default;
+        frameLength = 0;
+        if (len == 0)
+            return false;
+        var g = Geometry;
+        if (len < MetaBytes || len > MetaBytes + g.MaxFrame)
+            throw new DeviceException($"HOST_RX_LEN reads {len}: outside {MetaBytes}..{MetaBytes + g.MaxFrame}");
+        int dataLen = (int)len - MetaBytes;
+        if (buffer.Length < dataLen)
+        {
+            _rxLenAhead = len;
+            throw new ArgumentException($"the host frame is {dataLen} bytes; the buffer holds {buffer.Length}", nameof(buffer));
+        }
+        EnsureHostBuffers(g);
+        int words = (int)((len + 3) / 4);
+        var ops = _rxOps.AsSpan(0, words + 1);
+        ops[words] = CsrOp.Read(Reg.HostRxLen);
+        var r = _rxWords.AsSpan(0, words + 1);
+        _device.Batch(ops, r);
+        ops[words] = CsrOp.Read(Reg.HostRxData);
+
+        uint w0 = r[0];
+        meta = new HostFrame((HostReason)(w0 >> 24), (byte)(w0 >> 16), (ushort)w0, r[1], ((ulong)r[2] << 32) | r[3]);
+        _rxLenAhead = r[words];
+        if (meta.Length != dataLen)
+            throw new DeviceException($"host frame metadata says {meta.Length} bytes, HOST_RX_LEN says {dataLen} (+{MetaBytes})");
+
+        var data = r[4..words];
+        int full = dataLen / 4;
+        for (int i = 0; i < full; i++)
+            BinaryPrimitives.WriteUInt32BigEndian(buffer[(i * 4)..], data[i]);
+        for (int b = full * 4; b < dataLen; b++)
+            buffer[b] = (byte)(data[b / 4] >> (24 - (8 * (b % 4))));
+        frameLength = dataLen;
+        return true;
+    }
+
+    /// <summary>
+    /// Queues a frame (no FCS, 14..MAX_FRAME bytes) for transmission on <paramref name="port"/> through the
+    /// host TX queue: HOST_TX_DATA words (metadata byte 0 = port) and HOST_TX_COMMIT in one batch.
+    /// </summary>
+    /// <returns>False when the queue has no room for it now (nothing was written).</returns>
+    public bool SendHost(int port, ReadOnlySpan<byte> frame)
+    {
+        if ((uint)port > 1)
+            throw new ArgumentOutOfRangeException(nameof(port), port, "ports are 0 and 1");
+        var g = Geometry;
+        if (frame.Length < 14 || frame.Length > g.MaxFrame)
+            throw new ArgumentException($"a frame is 14..{g.MaxFrame} bytes, got {frame.Length}", nameof(frame));
+        int total = MetaBytes + frame.Length;
+        int words = (total + 3) / 4;
+        // The queue stores DATA_W words, so a frame may use up to a word more than it writes.
+        uint need = (uint)((words * 4) + (g.DataWidth / 8));
+        if (_txFreeEstimate < need)
+        {
+            _txFreeEstimate = _device.Read(Reg.HostTxFree);
+            if (_txFreeEstimate < need)
+                return false;
+        }
+        EnsureHostBuffers(g);
+        var ops = _txOps.AsSpan(0, words + 1);
+        ops[0] = CsrOp.Write(Reg.HostTxData, (uint)port << 24);
+        ops[1] = CsrOp.Write(Reg.HostTxData, 0);
+        ops[2] = CsrOp.Write(Reg.HostTxData, 0);
+        ops[3] = CsrOp.Write(Reg.HostTxData, 0);
+        int fullWords = frame.Length / 4;
+        for (int i = 0; i < fullWords; i++)
+            ops[4 + i] = CsrOp.Write(Reg.HostTxData, BinaryPrimitives.ReadUInt32BigEndian(frame[(i * 4)..]));
+        if (frame.Length % 4 != 0)
+        {
+            uint tail = 0;
+            for (int b = fullWords * 4; b < frame.Length; b++)
+                tail |= (uint)frame[b] << (24 - (8 * (b % 4)));
+            ops[4 + fullWords] = CsrOp.Write(Reg.HostTxData, tail);
+        }
+        ops[words] = CsrOp.Write(Reg.HostTxCommit, (uint)total);
+        _device.Batch(ops, default);
+        _txFreeEstimate -= need;
+        return true;
+    }
+
+    /// <summary>Restarts the watchdog (any write of WDOG_KICK); also clears EXPIRED.</summary>
+    public void Kick() => _device.Write(Reg.WdogKick, 1);
+
+    /// <summary>Sets WDOG_TIMEOUT in cycles (0 turns the watchdog off) and kicks it.</summary>
+    public void SetWatchdog(uint timeoutCycles)
+    {
+        Span<CsrOp> ops = [CsrOp.Write(Reg.WdogTimeout, timeoutCycles), CsrOp.Write(Reg.WdogKick, 1)];
+        _device.Batch(ops, default);
+    }
+
+    public WatchdogStatus ReadWatchdog()
+    {
+        Span<CsrOp> ops = [CsrOp.Read(Reg.WdogTimeout), CsrOp.Read(Reg.WdogStatus), CsrOp.Read(Reg.WdogExpiries)];
+        Span<uint> r = stackalloc uint[3];
+        _device.Batch(ops, r);
+        return new WatchdogStatus(r[0], ((r[1] >> RegField.WdogStatusExpiredLsb) & 1) != 0, r[2]);
+    }
+
+    private void EnsureHostBuffers(DataplaneGeometry g)
+    {
+        int maxWords = ((MetaBytes + g.MaxFrame + 3) / 4) + 1;
+        if (_rxOps.Length >= maxWords)
+            return;
+        _rxOps = new CsrOp[maxWords];
+        _rxOps.AsSpan().Fill(CsrOp.Read(Reg.HostRxData));
+        _rxWords = new uint[maxWords];
+        _txOps = new CsrOp[maxWords];
+    }
+
+    private static uint GroupCfgWord(GroupConfig grp, bool enabled) =>
+        ((enabled ? 1u : 0u) << RegField.GroupCfgEnLsb)
+        | ((uint)grp.Mode << RegField.GroupCfgModeLsb)
+        | ((grp.CopyRequests ? 1u : 0u) << RegField.GroupCfgCopyLsb)
+        | ((uint)(grp.GroupId & 0x3FF) << RegField.GroupCfgGidLsb);
+
+    private static void AddNextHopWrite(List<CsrOp> ops, int index, NextHop nh)
+    {
+        ops.Add(CsrOp.Write(Reg.NhIndex, (uint)index));
+        ops.Add(CsrOp.Write(Reg.NhDmacLo, nh.Destination.Lo));
+        ops.Add(CsrOp.Write(Reg.NhDmacHi, nh.Destination.Hi));
+        ops.Add(CsrOp.Write(Reg.NhSmacLo, nh.Source.Lo));
+        ops.Add(CsrOp.Write(Reg.NhSmacHi, nh.Source.Hi));
+        ops.Add(CsrOp.Write(Reg.NhPort, (uint)(nh.Port & 1) << RegField.NhPortPortLsb));
+        ops.Add(CsrOp.Write(Reg.NhCmd, RegConst.NhCmdWrite));
+    }
+
+    private static void CheckFits(DataplaneConfig config, DataplaneGeometry g)
+    {
+        for (int i = g.Vmacs; i < config.Vmacs.Length; i++)
+        {
+            if (config.Vmacs[i] is not null)
+                throw new ArgumentException($"vMAC entry {i} is set, the hardware has {g.Vmacs}", nameof(config));
+        }
+        for (int i = 0; i < config.Groups.Length; i++)
+        {
+            var grp = config.Groups[i];
+            if (grp is null)
+                continue;
+            if (i >= g.Groups)
+                throw new ArgumentException($"group {i} is set, the hardware has {g.Groups}", nameof(config));
+            if (grp.Slots.Length != g.Slots)
+                throw new ArgumentException($"group {i} has {grp.Slots.Length} slots, the hardware has {g.Slots}", nameof(config));
+        }
+        for (int i = g.NextHops; i < config.NextHops.Length; i++)
+        {
+            if (config.NextHops[i] != default)
+                throw new ArgumentException($"next hop {i} is set, the hardware has {g.NextHops}", nameof(config));
+        }
+        foreach (int i in config.Flows.Keys)
+        {
+            if ((uint)i >= (uint)g.TotalEntries)
+                throw new ArgumentException($"flow index {i} is outside the table (0..{g.TotalEntries - 1})", nameof(config));
+        }
+    }
+}

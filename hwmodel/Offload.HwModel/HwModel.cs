@@ -1,0 +1,247 @@
+using System.Runtime.InteropServices;
+using Offload.HwModel.Interop;
+
+namespace Offload.HwModel;
+
+/// <summary>A register access the data plane did not acknowledge (the bus or the RTL is broken).</summary>
+public sealed class HwModelException : Exception
+{
+    public HwModelException()
+    {
+    }
+
+    public HwModelException(string message)
+        : base(message)
+    {
+    }
+
+    public HwModelException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>
+/// The Verilator model of <c>offload_top</c> in this process (hwmodel/shim.cpp through its C ABI).
+/// Frames pushed are driven on the ingress streams back to back and egress frames are collected, all
+/// inside native code while the clock runs (<see cref="Run"/>, <see cref="RunUntilIdle"/>, and every
+/// register access, which ticks the clock too). Between calls nothing runs.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: an instance must be used by one thread at a time (the caller serializes, e.g. with a
+/// lock around the model or by owning it on one thread). Separate instances are independent and may run
+/// on different threads at once.
+/// </remarks>
+public sealed unsafe class HwModel : IDisposable
+{
+    /// <summary>Attempts of a register access before the model gives up (the shim waits 64 cycles for ack).</summary>
+    public const int CsrTimeoutCycles = 64;
+
+    private readonly OfmApi _api;
+    private readonly OfmHandle _handle;
+
+    private HwModel(OfmApi api, OfmHandle handle)
+    {
+        _api = api;
+        _handle = handle;
+        DataWidth = api.Width;
+    }
+
+    /// <summary>Stream width (DATA_W) the model was built with.</summary>
+    public int DataWidth { get; }
+
+    /// <summary>Widths for which a model library exists next to the application.</summary>
+    public static IReadOnlyList<int> AvailableWidths =>
+        OfmApi.Widths.Where(w => OfmLibrary.Find(LibraryFileName(w)) is not null).ToArray();
+
+    public static string LibraryFileName(int dataWidth) => $"libofmodel_w{dataWidth}.so";
+
+    /// <summary>Loads libofmodel_w{dataWidth}.so and creates a model, held in reset for a few cycles.</summary>
+    /// <exception cref="DllNotFoundException">The library is missing; the message says how to build it.</exception>
+    public static HwModel Create(int dataWidth = 64)
+    {
+        var api = OfmApi.ForWidth(dataWidth);
+        if (OfmLibrary.Find(api.FileName) is null)
+            throw new DllNotFoundException(OfmLibrary.MissingMessage(api.FileName));
+        int built = api.DataWidth();
+        if (built != dataWidth)
+            throw new HwModelException($"{api.FileName} reports DATA_W={built}, expected {dataWidth}: stale build?");
+        nint m = api.Create();
+        if (m == 0)
+            throw new HwModelException("ofm_create failed (out of memory)");
+        return new HwModel(api, new OfmHandle(m, api));
+    }
+
+    private nint H
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+            return _handle.DangerousGetHandle();
+        }
+    }
+
+    /// <summary>Rising edges since the model was created (reset does not rewind it).</summary>
+    public ulong Cycles => Call(_api.Cycles(H));
+
+    /// <summary>Holds rst for a few cycles; drops queued and collected frames and clears the stats.</summary>
+    public void Reset()
+    {
+        _api.Reset(H);
+        GC.KeepAlive(this);
+    }
+
+    public void CsrWrite(uint address, uint value)
+    {
+        if (_api.CsrWrite(H, address, value) != 0)
+            throw NoAck("write", address);
+        GC.KeepAlive(this);
+    }
+
+    public uint CsrRead(uint address)
+    {
+        int err;
+        uint v = _api.CsrRead(H, address, &err);
+        GC.KeepAlive(this);
+        return err == 0 ? v : throw NoAck("read", address);
+    }
+
+    /// <summary>
+    /// Runs the accesses in order in one native call; <paramref name="results"/>[i] gets what op i read
+    /// (0 for writes). <paramref name="results"/> may be empty when nothing is read back.
+    /// </summary>
+    public void CsrBatch(ReadOnlySpan<CsrOp> ops, Span<uint> results)
+    {
+        if (!results.IsEmpty && results.Length < ops.Length)
+            throw new ArgumentException($"results holds {results.Length} values for {ops.Length} operations", nameof(results));
+        if (ops.IsEmpty)
+            return;
+        int rc;
+        fixed (CsrOp* o = ops)
+        fixed (uint* r = results)
+        {
+            // CsrOp has ofm_csr_op's layout, so the span goes through as is.
+            rc = _api.CsrBatch(H, (NativeCsrOp*)o, (uint)ops.Length, results.IsEmpty ? null : r);
+        }
+        GC.KeepAlive(this);
+        if (rc != 0)
+            throw new HwModelException("a register access in a batch got no ack within 64 cycles; the batch stopped there");
+    }
+
+    /// <summary>Queues a frame (no FCS) for ingress on port 0 or 1; it is driven when the clock runs.</summary>
+    public void PushFrame(int port, ReadOnlySpan<byte> frame)
+    {
+        CheckPort(port);
+        if (frame.IsEmpty)
+            throw new ArgumentException("a frame has at least one byte", nameof(frame));
+        int rc;
+        fixed (byte* p = frame)
+            rc = _api.PushFrame(H, port, p, (uint)frame.Length);
+        GC.KeepAlive(this);
+        if (rc != 0)
+            throw new HwModelException("ofm_push_frame refused the frame");
+    }
+
+    /// <summary>Takes the oldest frame collected on egress port <paramref name="port"/>.</summary>
+    /// <returns>Its length, or -1 when none is waiting.</returns>
+    /// <exception cref="ArgumentException">The buffer is too small; the frame stays queued.</exception>
+    public int PopFrame(int port, Span<byte> buffer)
+    {
+        CheckPort(port);
+        int rc;
+        fixed (byte* p = buffer)
+            rc = _api.PopFrame(H, port, p, (uint)buffer.Length);
+        GC.KeepAlive(this);
+        if (rc == 0)
+            return -1;
+        if (rc < 0)
+            throw new ArgumentException($"the frame waiting on port {port} is {-rc} bytes; the buffer holds {buffer.Length}", nameof(buffer));
+        return rc;
+    }
+
+    /// <summary>Convenience for tests: the oldest egress frame as a new array, or null.</summary>
+    public byte[]? PopFrame(int port)
+    {
+        CheckPort(port);
+        int rc = _api.PopFrame(H, port, null, 0);
+        if (rc == 0)
+            return null;
+        var frame = new byte[-rc];
+        fixed (byte* p = frame)
+            rc = _api.PopFrame(H, port, p, (uint)frame.Length);
+        GC.KeepAlive(this);
+        return rc == frame.Length ? frame : throw new HwModelException("ofm_pop_frame changed its answer");
+    }
+
+    /// <summary>Egress frames collected and not yet popped.</summary>
+    public int TxPending(int port)
+    {
+        CheckPort(port);
+        return (int)Call(_api.TxPending(H, port));
+    }
+
+    /// <summary>Ingress frames queued and not yet fully accepted (the one in progress included).</summary>
+    public int RxPending(int port)
+    {
+        CheckPort(port);
+        return (int)Call(_api.RxPending(H, port));
+    }
+
+    public ulong Run(ulong cycles) => Call(_api.Run(H, cycles));
+
+    /// <summary>
+    /// Runs until every ingress queue is empty and the design reports <c>idle</c> for a few cycles in a row,
+    /// or <paramref name="maxCycles"/> have run. Returns the cycles run (== max when it never went idle).
+    /// </summary>
+    public ulong RunUntilIdle(ulong maxCycles = 10_000_000) => Call(_api.RunUntilIdle(H, maxCycles));
+
+    public PortStats GetPortStats(int port)
+    {
+        CheckPort(port);
+        NativePortStats s;
+        _api.GetPortStats(H, port, &s);
+        GC.KeepAlive(this);
+        return new PortStats(s.RxFrames, s.RxWords, s.RxStallCycles, s.TxFrames, s.TxWords, s.TxFirstCycle, s.TxLastCycle);
+    }
+
+    public void ClearStats()
+    {
+        _api.ClearStats(H);
+        GC.KeepAlive(this);
+    }
+
+    /// <summary>Egress back-pressure: tready on cycle c is bit (c % 32) of <paramref name="pattern"/> (all ones by default).</summary>
+    public void SetTxReady(int port, uint pattern)
+    {
+        CheckPort(port);
+        _api.SetTxReady(H, port, pattern);
+        GC.KeepAlive(this);
+    }
+
+    /// <summary>
+    /// AXI-Stream rule breaks seen on egress port <paramref name="port"/> since the last clear: a non-last word
+    /// not full, tkeep not contiguous from lane 0, or a stalled word changed or withdrawn. 0 on a correct design.
+    /// </summary>
+    public ulong TxViolations(int port)
+    {
+        CheckPort(port);
+        return Call(_api.TxViolations(H, port));
+    }
+
+    public void Dispose() => _handle.Dispose();
+
+    private T Call<T>(T value)
+    {
+        GC.KeepAlive(this);
+        return value;
+    }
+
+    private static void CheckPort(int port)
+    {
+        if ((uint)port > 1)
+            throw new ArgumentOutOfRangeException(nameof(port), port, "ports are 0 and 1");
+    }
+
+    private static HwModelException NoAck(string what, uint address) =>
+        new($"CSR {what} at 0x{address:X4} got no ack within {CsrTimeoutCycles} cycles");
+}

@@ -1,0 +1,52 @@
+/* C ABI of the Offload Verilator model (libofmodel_w{8,16,32,64}.so). Offload.HwModel binds these names;
+ * keep them and the struct layouts stable. Not thread-safe: one ofm is used by one thread at a time. */
+#ifndef OFMODEL_H
+#define OFMODEL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OFM_API __attribute__((visibility("default")))
+
+typedef struct ofm ofm;
+
+typedef struct {
+    uint32_t kind; /* 0 = write, 1 = read */
+    uint32_t addr;
+    uint32_t value;
+} ofm_csr_op;
+
+typedef struct {
+    uint64_t rx_frames, rx_words, rx_stall_cycles; /* stall: tvalid && !tready */
+    uint64_t tx_frames, tx_words;
+    uint64_t tx_first_cycle, tx_last_cycle; /* cycle (1-based) of the first/last TX word since the clear; 0 = none */
+} ofm_port_stats;
+
+OFM_API ofm* ofm_create(void);
+OFM_API void ofm_destroy(ofm* m);
+OFM_API int ofm_data_width(void);
+OFM_API void ofm_reset(ofm* m);
+OFM_API uint64_t ofm_cycles(const ofm* m);
+OFM_API int ofm_csr_write(ofm* m, uint32_t addr, uint32_t value);
+OFM_API uint32_t ofm_csr_read(ofm* m, uint32_t addr, int* err);
+OFM_API int ofm_csr_batch(ofm* m, const ofm_csr_op* ops, uint32_t n, uint32_t* results);
+OFM_API int ofm_push_frame(ofm* m, int port, const uint8_t* data, uint32_t len);
+OFM_API int ofm_pop_frame(ofm* m, int port, uint8_t* buf, uint32_t cap);
+OFM_API uint32_t ofm_tx_pending(ofm* m, int port);
+OFM_API uint64_t ofm_run(ofm* m, uint64_t cycles);
+OFM_API uint64_t ofm_run_until_idle(ofm* m, uint64_t max_cycles);
+OFM_API void ofm_get_port_stats(ofm* m, int port, ofm_port_stats* out);
+OFM_API void ofm_clear_stats(ofm* m);
+OFM_API void ofm_set_tx_ready(ofm* m, int port, uint32_t pattern);
+/* Beyond the core ABI. */
+OFM_API uint64_t ofm_tx_violations(ofm* m, int port);
+OFM_API uint32_t ofm_rx_pending(ofm* m, int port);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,455 @@
+// C ABI over the Verilated offload_top: the C# binding (Offload.HwModel) and the CLI call these.
+//
+// Frames are driven and collected here, inside the cycle loop, so a caller crosses the ABI once per
+// batch of work instead of once per cycle. Nothing runs between calls: the model is a plain object and
+// burns no CPU when idle.
+//
+// One cycle is: set inputs with clk low, eval (combinational outputs settle), sample handshakes, clk
+// high, eval (registers update). That is two evals per cycle, the fewest that keep inputs and outputs
+// of one cycle consistent.
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "Voffload_top.h"
+#include "ofmodel.h"
+#include "verilated.h"
+
+#ifndef OFM_DATA_W
+#error "build with -DOFM_DATA_W=<width>, the same value as -GDATA_W"
+#endif
+
+static_assert(OFM_DATA_W == 8 || OFM_DATA_W == 16 || OFM_DATA_W == 32 || OFM_DATA_W == 64,
+              "the shim moves a whole word in one integer, so DATA_W is at most 64");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "words are filled with memcpy, which puts byte 0 in tdata[7:0] only on a little-endian host");
+
+namespace {
+
+constexpr unsigned kBytes = OFM_DATA_W / 8;
+constexpr uint32_t kFullKeep = (1u << kBytes) - 1u;
+constexpr int kCsrTimeout = 64;
+constexpr int kResetCycles = 8;
+// run_until_idle needs `idle` and an empty ingress for this many cycles in a row, because a frame can
+// be between two stages for a cycle while every FIFO reports empty.
+constexpr int kIdleStreak = 4;
+
+// The type Verilator chose for a DATA_W-bit port (CData, SData, IData or QData).
+// (Verilator 5 exposes ports as references into the model's storage.)
+using Word = std::remove_reference_t<decltype(std::declval<Voffload_top&>().s_axis_rx0_tdata)>;
+using Keep = std::remove_reference_t<decltype(std::declval<Voffload_top&>().s_axis_rx0_tkeep)>;
+
+// Frames one after another in one byte vector; compacted when the consumed head grows large, so a
+// steady stream of push/pop does not allocate.
+struct FrameQueue {
+    std::vector<uint8_t> bytes;
+    std::deque<uint32_t> lengths;
+    size_t head = 0;  // offset of the first byte of the front frame
+
+    bool empty() const { return lengths.empty(); }
+    size_t count() const { return lengths.size(); }
+    const uint8_t* front() const { return bytes.data() + head; }
+    uint32_t front_len() const { return lengths.front(); }
+
+    void push(const uint8_t* data, uint32_t len) {
+        bytes.insert(bytes.end(), data, data + len);
+        lengths.push_back(len);
+    }
+    void pop() {
+        head += lengths.front();
+        lengths.pop_front();
+        if (lengths.empty()) {
+            bytes.clear();
+            head = 0;
+        } else if (head > 65536 && head > bytes.size() / 2) {
+            bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(head));
+            head = 0;
+        }
+    }
+    void clear() {
+        bytes.clear();
+        lengths.clear();
+        head = 0;
+    }
+};
+
+using Stats = ofm_port_stats;
+
+// Pointers into the Verilated model's port fields, so both ports share one code path.
+struct RxPins {
+    Word* tdata;
+    Keep* tkeep;
+    CData* tvalid;
+    CData* tready;
+    CData* tlast;
+};
+struct TxPins {
+    Word* tdata;
+    Keep* tkeep;
+    CData* tvalid;
+    CData* tready;
+    CData* tlast;
+};
+
+struct RxPort {
+    RxPins pins{};
+    FrameQueue queue;
+    uint32_t offset = 0;  // bytes of the front frame already accepted
+    Stats* stats = nullptr;
+};
+
+struct TxPort {
+    TxPins pins{};
+    FrameQueue done;
+    std::vector<uint8_t> current;  // frame being collected
+    uint32_t ready_pattern = 0xFFFFFFFFu;
+    uint64_t violations = 0;
+    // what was offered last cycle without a handshake: AXI-Stream forbids changing or withdrawing it
+    bool stalled = false;
+    Word stalled_data = 0;
+    Keep stalled_keep = 0;
+    bool stalled_last = false;
+};
+
+}  // namespace
+
+struct ofm {
+    std::unique_ptr<VerilatedContext> ctx;
+    std::unique_ptr<Voffload_top> top;
+    uint64_t cycles = 0;
+    RxPort rx[2];
+    TxPort tx[2];
+    Stats stats[2]{};
+    bool csr_ack = false;
+    uint32_t csr_rdata = 0;
+};
+
+namespace {
+
+inline Word load_word(const uint8_t* p, unsigned n) {
+    Word w = 0;
+    // x86 and ARM hosts are little-endian: byte 0 lands in bits 7..0, the lane order of the contract.
+    std::memcpy(&w, p, n);
+    return w;
+}
+
+inline void drive_rx(RxPort& port) {
+    RxPins& p = port.pins;
+    if (port.queue.empty()) {
+        *p.tvalid = 0;
+        *p.tlast = 0;
+        return;
+    }
+    uint32_t len = port.queue.front_len();
+    uint32_t left = len - port.offset;
+    unsigned n = left < kBytes ? left : kBytes;
+    *p.tdata = load_word(port.queue.front() + port.offset, n);
+    *p.tkeep = static_cast<Keep>(n == kBytes ? kFullKeep : ((1u << n) - 1u));
+    *p.tlast = left <= kBytes;
+    *p.tvalid = 1;
+}
+
+inline void sample_rx(ofm* m, int i) {
+    RxPort& port = m->rx[i];
+    RxPins& p = port.pins;
+    if (!*p.tvalid)
+        return;
+    Stats& s = m->stats[i];
+    if (!*p.tready) {
+        s.rx_stall_cycles++;
+        return;
+    }
+    s.rx_words++;
+    if (*p.tlast) {
+        s.rx_frames++;
+        port.offset = 0;
+        port.queue.pop();
+    } else {
+        port.offset += kBytes;
+    }
+}
+
+inline unsigned keep_bytes(uint32_t keep, bool last, uint64_t& violations) {
+    if (keep == kFullKeep)
+        return kBytes;
+    // Only the last word may be partial, and its bytes must be contiguous from lane 0.
+    unsigned n = static_cast<unsigned>(__builtin_popcount(keep));
+    if (!last || keep == 0 || keep != ((1u << n) - 1u))
+        violations++;
+    return n;
+}
+
+inline void sample_tx(ofm* m, int i, uint64_t cycle) {
+    TxPort& port = m->tx[i];
+    TxPins& p = port.pins;
+    if (port.stalled) {
+        if (!*p.tvalid || *p.tdata != port.stalled_data || *p.tkeep != port.stalled_keep ||
+            static_cast<bool>(*p.tlast) != port.stalled_last)
+            port.violations++;
+        port.stalled = false;
+    }
+    if (!*p.tvalid)
+        return;
+    if (!*p.tready) {
+        port.stalled = true;
+        port.stalled_data = *p.tdata;
+        port.stalled_keep = *p.tkeep;
+        port.stalled_last = *p.tlast;
+        return;
+    }
+    Stats& s = m->stats[i];
+    bool last = *p.tlast;
+    unsigned n = keep_bytes(*p.tkeep, last, port.violations);
+    Word w = *p.tdata;
+    size_t at = port.current.size();
+    port.current.resize(at + n);  // capacity is reserved up front; this does not allocate
+    std::memcpy(port.current.data() + at, &w, n);
+    if (s.tx_words == 0)
+        s.tx_first_cycle = cycle;
+    s.tx_last_cycle = cycle;
+    s.tx_words++;
+    if (last) {
+        s.tx_frames++;
+        port.done.push(port.current.data(), static_cast<uint32_t>(port.current.size()));
+        port.current.clear();
+    }
+}
+
+// One clock cycle. `cycle` numbers start at 1: a handshake is stamped with the number of the rising
+// edge that completes it, so 0 can mean "never" in the stats.
+inline void tick(ofm* m) {
+    Voffload_top* t = m->top.get();
+    uint64_t c = m->cycles;
+    drive_rx(m->rx[0]);
+    drive_rx(m->rx[1]);
+    t->m_axis_tx0_tready = (m->tx[0].ready_pattern >> (c & 31)) & 1u;
+    t->m_axis_tx1_tready = (m->tx[1].ready_pattern >> (c & 31)) & 1u;
+    t->clk = 0;
+    t->eval();
+    sample_rx(m, 0);
+    sample_rx(m, 1);
+    sample_tx(m, 0, c + 1);
+    sample_tx(m, 1, c + 1);
+    m->csr_ack = t->csr_ack;
+    m->csr_rdata = t->csr_rdata;
+    t->clk = 1;
+    t->eval();
+    m->cycles = c + 1;
+}
+
+bool ingress_busy(const ofm* m) { return !m->rx[0].queue.empty() || !m->rx[1].queue.empty(); }
+
+int csr_access(ofm* m, bool we, uint32_t addr, uint32_t wdata, uint32_t* rdata) {
+    Voffload_top* t = m->top.get();
+    t->csr_req = 1;
+    t->csr_we = we;
+    t->csr_addr = static_cast<SData>(addr);
+    t->csr_wdata = wdata;
+    int rc = -1;
+    for (int i = 0; i < kCsrTimeout; i++) {
+        tick(m);
+        if (m->csr_ack) {
+            rc = 0;
+            if (rdata)
+                *rdata = m->csr_rdata;
+            break;
+        }
+    }
+    // The contract wants req low for at least one cycle between accesses.
+    t->csr_req = 0;
+    t->csr_we = 0;
+    tick(m);
+    return rc;
+}
+
+void clear_stats(ofm* m) {
+    std::memset(m->stats, 0, sizeof m->stats);
+    for (TxPort& p : m->tx)
+        p.violations = 0;
+}
+
+void bind_pins(ofm* m) {
+    Voffload_top* t = m->top.get();
+    m->rx[0].pins = {&t->s_axis_rx0_tdata, &t->s_axis_rx0_tkeep, &t->s_axis_rx0_tvalid, &t->s_axis_rx0_tready,
+                     &t->s_axis_rx0_tlast};
+    m->rx[1].pins = {&t->s_axis_rx1_tdata, &t->s_axis_rx1_tkeep, &t->s_axis_rx1_tvalid, &t->s_axis_rx1_tready,
+                     &t->s_axis_rx1_tlast};
+    m->tx[0].pins = {&t->m_axis_tx0_tdata, &t->m_axis_tx0_tkeep, &t->m_axis_tx0_tvalid, &t->m_axis_tx0_tready,
+                     &t->m_axis_tx0_tlast};
+    m->tx[1].pins = {&t->m_axis_tx1_tdata, &t->m_axis_tx1_tkeep, &t->m_axis_tx1_tvalid, &t->m_axis_tx1_tready,
+                     &t->m_axis_tx1_tlast};
+    for (TxPort& p : m->tx)
+        p.current.reserve(65536 + kBytes);
+}
+
+inline bool valid_port(int port) { return port == 0 || port == 1; }
+
+}  // namespace
+
+extern "C" {
+
+int ofm_data_width(void) { return OFM_DATA_W; }
+
+void ofm_reset(ofm* m) {
+    Voffload_top* t = m->top.get();
+    for (RxPort& p : m->rx) {
+        p.queue.clear();
+        p.offset = 0;
+    }
+    for (TxPort& p : m->tx) {
+        p.done.clear();
+        p.current.clear();
+        p.stalled = false;
+    }
+    t->csr_req = 0;
+    t->csr_we = 0;
+    t->csr_addr = 0;
+    t->csr_wdata = 0;
+    t->rst = 1;
+    for (int i = 0; i < kResetCycles; i++)
+        tick(m);
+    t->rst = 0;
+    tick(m);
+    // Whatever left during reset is not traffic.
+    for (TxPort& p : m->tx) {
+        p.done.clear();
+        p.current.clear();
+    }
+    clear_stats(m);
+}
+
+ofm* ofm_create(void) {
+    ofm* m = new (std::nothrow) ofm();
+    if (!m)
+        return nullptr;
+    m->ctx = std::make_unique<VerilatedContext>();
+    m->ctx->fatalOnError(false);
+    // Registers without a reset start at 0 unless OFM_RAND_RESET=2 asks for random values (with
+    // OFM_RAND_SEED), which shakes out logic that relies on power-up state.
+    if (const char* r = std::getenv("OFM_RAND_RESET"))
+        m->ctx->randReset(std::atoi(r));
+    if (const char* s = std::getenv("OFM_RAND_SEED"))
+        m->ctx->randSeed(std::atoi(s));
+    m->top = std::make_unique<Voffload_top>(m->ctx.get(), "top");
+    bind_pins(m);
+    ofm_reset(m);
+    return m;
+}
+
+void ofm_destroy(ofm* m) {
+    if (!m)
+        return;
+    m->top->final();
+    delete m;
+}
+
+uint64_t ofm_cycles(const ofm* m) { return m->cycles; }
+
+int ofm_csr_write(ofm* m, uint32_t addr, uint32_t value) {
+    return csr_access(m, true, addr, value, nullptr);
+}
+
+uint32_t ofm_csr_read(ofm* m, uint32_t addr, int* err) {
+    uint32_t v = 0;
+    int rc = csr_access(m, false, addr, 0, &v);
+    if (err)
+        *err = rc;
+    return rc == 0 ? v : 0;
+}
+
+int ofm_csr_batch(ofm* m, const ofm_csr_op* ops, uint32_t n,
+                                                         uint32_t* results) {
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t v = 0;
+        bool we = ops[i].kind == 0;
+        if (csr_access(m, we, ops[i].addr, ops[i].value, we ? nullptr : &v) != 0)
+            return -1;
+        if (results)
+            results[i] = v;
+    }
+    return 0;
+}
+
+int ofm_push_frame(ofm* m, int port, const uint8_t* data, uint32_t len) {
+    if (!valid_port(port) || len == 0 || (data == nullptr))
+        return -1;
+    m->rx[port].queue.push(data, len);
+    return 0;
+}
+
+int ofm_pop_frame(ofm* m, int port, uint8_t* buf, uint32_t cap) {
+    if (!valid_port(port))
+        return 0;
+    FrameQueue& q = m->tx[port].done;
+    if (q.empty())
+        return 0;
+    uint32_t len = q.front_len();
+    if (len > cap)
+        return -static_cast<int>(len);
+    std::memcpy(buf, q.front(), len);
+    q.pop();
+    return static_cast<int>(len);
+}
+
+uint32_t ofm_tx_pending(ofm* m, int port) {
+    return valid_port(port) ? static_cast<uint32_t>(m->tx[port].done.count()) : 0;
+}
+
+uint64_t ofm_run(ofm* m, uint64_t cycles) {
+    for (uint64_t i = 0; i < cycles; i++)
+        tick(m);
+    return cycles;
+}
+
+uint64_t ofm_run_until_idle(ofm* m, uint64_t max_cycles) {
+    int streak = 0;
+    uint64_t i = 0;
+    while (i < max_cycles) {
+        tick(m);
+        i++;
+        if (!ingress_busy(m) && m->top->idle) {
+            if (++streak >= kIdleStreak)
+                break;
+        } else {
+            streak = 0;
+        }
+    }
+    return i;
+}
+
+void ofm_get_port_stats(ofm* m, int port, ofm_port_stats* out) {
+    if (!out)
+        return;
+    if (!valid_port(port)) {
+        std::memset(out, 0, sizeof *out);
+        return;
+    }
+    *out = m->stats[port];
+}
+
+void ofm_clear_stats(ofm* m) { clear_stats(m); }
+
+void ofm_set_tx_ready(ofm* m, int port, uint32_t pattern) {
+    if (valid_port(port))
+        m->tx[port].ready_pattern = pattern;
+}
+
+// Beyond the brief's ABI: AXI-Stream rule breaks seen on a TX port since the last clear (a non-last
+// word not full, tkeep not contiguous from lane 0, a stalled word changed or withdrawn). Tests assert 0.
+uint64_t ofm_tx_violations(ofm* m, int port) {
+    return valid_port(port) ? m->tx[port].violations : 0;
+}
+
+// Frames still queued for ingress on a port (the one being driven included).
+uint32_t ofm_rx_pending(ofm* m, int port) {
+    return valid_port(port) ? static_cast<uint32_t>(m->rx[port].queue.count()) : 0;
+}
+
+}  // extern "C"
