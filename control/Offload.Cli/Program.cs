@@ -1,1 +1,59 @@
-return 0;
+using System.CommandLine;
+using Offload.Cli;
+using Spectre.Console;
+
+var width = new Option<int>("--width") { Description = "stream width of the model: 64 or 32", DefaultValueFactory = _ => 64 };
+width.Validators.Add(r =>
+{
+    int w = r.GetValueOrDefault<int>();
+    if (w is not (64 or 32))
+        r.AddError($"--width {w}: the model is built at 64 and 32 bits");
+});
+
+var root = new RootCommand("offload: gateway load balancer, data plane on the Verilator model and control plane");
+
+// offload demo
+var demoOut = new Option<DirectoryInfo?>("--out") { Description = "also write what left each port as pcap files into this folder" };
+var demoHosts = new Option<int>("--hosts") { Description = "hosts on the segment (1..200)", DefaultValueFactory = _ => 24 };
+demoHosts.Validators.Add(r =>
+{
+    int h = r.GetValueOrDefault<int>();
+    if (h is < 1 or > 200)
+        r.AddError($"--hosts {h}: give 1 to 200");
+});
+var demo = new Command("demo", "hosts ARP for a virtual IP and open connections through the model; checks it frame by frame against the reference model") { width, demoHosts, demoOut };
+demo.SetAction(r => Cli.Guard(() => Demo.Run(r.GetValue(width), r.GetValue(demoHosts), r.GetValue(demoOut))));
+root.Subcommands.Add(demo);
+
+// offload sim
+var pcap = new Option<FileInfo>("--pcap") { Description = "pcap or pcapng file to replay", Required = true };
+var config = new Option<FileInfo?>("--config") { Description = "table configuration (JSON); default: the demo's tables" };
+var port = new Option<int>("--port") { Description = "ingress port the frames arrive on: 0 (segment) or 1 (uplink)", DefaultValueFactory = _ => 0 };
+port.Validators.Add(r =>
+{
+    int p = r.GetValueOrDefault<int>();
+    if (p is not (0 or 1))
+        r.AddError($"--port {p}: ports are 0 and 1");
+});
+var simOut = new Option<FileInfo?>("--out") { Description = "OUT.pcap: writes OUT.port0.pcap, OUT.port1.pcap and OUT.host.pcap" };
+var sim = new Command("sim", "replay a capture through the model with the given tables and write what leaves each port") { pcap, config, port, simOut, width };
+sim.SetAction(r => Cli.Guard(() => Sim.Run(r.GetValue(pcap)!, r.GetValue(config), r.GetValue(port), r.GetValue(simOut), r.GetValue(width))));
+root.Subcommands.Add(sim);
+
+// offload bench dataplane
+var json = new Option<bool>("--json") { Description = "print JSON for scripts instead of a table" };
+var benchDataplane = new Command("dataplane", "cycles per frame at line rate, lookup latency, ARP replies per cycle, table load factor, model speed") { json, width };
+benchDataplane.SetAction(r => Cli.Guard(() =>
+{
+    bool asJson = r.GetValue(json);
+    var result = BenchDataplane.Run(r.GetValue(width), msg => { if (!asJson) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(msg)}…[/]"); });
+    if (asJson)
+        Console.WriteLine(BenchDataplane.Json(result));
+    else
+        Report.BenchTable(result);
+    return 0;
+}));
+var bench = new Command("bench", "benchmarks that print figures") { benchDataplane };
+root.Subcommands.Add(bench);
+
+return root.Parse(args).Invoke();

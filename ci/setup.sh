@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what building and testing Offload needs on Debian 12, only what is missing (idempotent).
+# Runs as root (CI, a fresh machine) or through sudo.
+set -euo pipefail
+
+need_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1; }
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+for p in verilator iverilog yosys tshark iproute2 libusb-1.0-0 make g++ libpcap0.8; do
+    pkg_installed "$p" || need_pkgs+=("$p")
+done
+
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+    echo "setup: installing ${need_pkgs[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture; answer for it.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+if ! have dotnet; then
+    echo "setup: the .NET 10 SDK is not on PATH (Debian does not package it); install dotnet-sdk-10.0 first" >&2
+    exit 1
+fi
+major=$(dotnet --version | cut -d. -f1)
+if [ "$major" -lt 10 ]; then
+    echo "setup: .NET SDK $(dotnet --version) is too old; Offload needs 10 or later" >&2
+    exit 1
+fi
+echo "setup: verilator $(verilator --version | cut -d' ' -f2), iverilog, yosys, tshark, dotnet $(dotnet --version) ready"
