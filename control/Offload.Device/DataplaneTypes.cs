@@ -36,7 +36,7 @@ public readonly record struct MacAddress(ulong Value)
         ArgumentOutOfRangeException.ThrowIfGreaterThan(group, 1023);
         ArgumentOutOfRangeException.ThrowIfNegative(forwarder);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(forwarder, 255);
-        return new(0x0007_B400_0000UL | ((ulong)group << 8) | (uint)forwarder);
+        return new(Protocol.Glbp.GlbpVirtualMac.Create((ushort)group, (byte)forwarder));
     }
 
     public static MacAddress Parse(string text)

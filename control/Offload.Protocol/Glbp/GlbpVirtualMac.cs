@@ -1,0 +1,31 @@
+namespace Offload.Protocol.Glbp;
+
+/// <summary>
+/// GLBP virtual MACs: 00:07:b4, then 6 zero bits, the 10-bit group and the 8-bit forwarder number
+/// (group 1020, forwarder 1 is 0007.b403.fc01).
+/// </summary>
+public static class GlbpVirtualMac
+{
+    public const ulong Prefix = 0x0007_B400_0000;
+    public const byte MaxForwarder = 255;
+
+    public static ulong Create(ushort group, byte forwarder)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(group, GlbpProtocol.MaxGroup);
+        return Prefix | ((ulong)group << 8) | forwarder;
+    }
+
+    /// <summary>Splits a vMAC; false when the OUI or the six reserved bits do not match.</summary>
+    public static bool TryParse(ulong mac, out ushort group, out byte forwarder)
+    {
+        if ((mac & 0xFFFF_FFFC_0000) != Prefix)
+        {
+            group = 0;
+            forwarder = 0;
+            return false;
+        }
+        group = (ushort)((mac >> 8) & 0x3FF);
+        forwarder = (byte)mac;
+        return true;
+    }
+}
