@@ -34,8 +34,11 @@ else
 fi
 
 # The console logger prints each failure in full; the counts come from the trx files below.
-dotnet test offload.sln -c Release --no-build -nologo \
-    --logger "trx" --results-directory "$results/trx" 2>&1 | grep -vE '^\s*$'
+# A hung test is killed (and reported) instead of eating the CI budget.
+dotnet test offload.sln -c Release --no-build -nologo --blame-hang-timeout 10m \
+    --logger "trx" --results-directory "$results/trx" >"$results/test.log" 2>&1
+test_rc=$?
+grep -vE '^\s*$' "$results/test.log"
 
 trx_count=$(find "$results/trx" -name '*.trx' 2>/dev/null | wc -l)
 expected_suites=$(find tests -mindepth 2 -maxdepth 2 -name '*.Tests.csproj' | wc -l)
@@ -54,7 +57,16 @@ for f in "$results"/trx/*.trx; do
     ab=$(sed -n 's/.* aborted="\([0-9]*\)".*/\1/p' <<<"$line")
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${fl:-0} + ${er:-0} + ${to:-0} + ${ab:-0}))
+    # A crashed or aborted test host can leave counters that look clean.
+    if grep -q '<ResultSummary outcome="\(Aborted\|Error\|Failed\)' "$f" && [ "${fl:-0}" -eq 0 ]; then
+        echo "test run aborted: $f"
+        failed=$((failed + 1))
+    fi
 done
+if [ "$test_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    echo "dotnet test exited $test_rc with no failed test counted"
+    failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

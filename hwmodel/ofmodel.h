@@ -44,6 +44,11 @@ OFM_API void ofm_set_tx_ready(ofm* m, int port, uint32_t pattern);
 /* Beyond the core ABI. */
 OFM_API uint64_t ofm_tx_violations(ofm* m, int port);
 OFM_API uint32_t ofm_rx_pending(ofm* m, int port);
+/* The benchmark's traffic loop in pure C++: keep `depth` copies of frame0/frame1 queued on ports 0/1, run
+ * `step` cycles, drop what left the TX ports, until `cycles` have run. The C# binding runs the same loop
+ * through single calls, so the two timings differ only by the binding. Returns the cycles run. */
+OFM_API uint64_t ofm_traffic_loop(ofm* m, const uint8_t* frame0, const uint8_t* frame1, uint32_t len,
+                                  uint32_t depth, uint64_t step, uint64_t cycles);
 
 #ifdef __cplusplus
 }

@@ -452,4 +452,23 @@ uint32_t ofm_rx_pending(ofm* m, int port) {
     return valid_port(port) ? static_cast<uint32_t>(m->rx[port].queue.count()) : 0;
 }
 
+uint64_t ofm_traffic_loop(ofm* m, const uint8_t* frame0, const uint8_t* frame1, uint32_t len,
+                          uint32_t depth, uint64_t step, uint64_t cycles) {
+    if (!frame0 || !frame1 || len == 0 || step == 0)
+        return 0;
+    static thread_local std::vector<uint8_t> sink(1 << 16);
+    const uint8_t* frames[2] = {frame0, frame1};
+    uint64_t done = 0;
+    while (done < cycles) {
+        for (int p = 0; p < 2; p++)
+            while (ofm_rx_pending(m, p) < depth)
+                ofm_push_frame(m, p, frames[p], len);
+        done += ofm_run(m, step);
+        for (int p = 0; p < 2; p++)
+            while (ofm_pop_frame(m, p, sink.data(), static_cast<uint32_t>(sink.size())) > 0) {
+            }
+    }
+    return done;
+}
+
 }  // extern "C"

@@ -72,6 +72,10 @@ localparam DEC_W = 589;
 // an RX FIFO must hold the data of one maximum frame, or that frame could never be received
 localparam RXF_MIN = (MAX_FRAME - 64 + WB - 1) / WB + 1;
 localparam RXF_DEPTH = RX_FIFO_DEPTH > RXF_MIN ? RX_FIFO_DEPTH : RXF_MIN;
+// the host TX queue must hold one maximum frame with its 16-byte metadata as the host writes it (in
+// 4-byte chunks), or that frame could never be sent; PARAM_HOST_TX_DEPTH reports the actual depth
+localparam HTX_MIN = ((16 + MAX_FRAME + 3) / 4 * 4 + WB - 1) / WB;
+localparam HTX_DEPTH = HOST_TX_DEPTH > HTX_MIN ? HOST_TX_DEPTH : HTX_MIN;
 
 `ifndef SYNTHESIS
 // parameter checks (simulation and lint; synthesis tools skip them)
@@ -80,18 +84,20 @@ initial begin
         $error("offload_top: DATA_W must be 8, 16, 32 or 64");
         $finish;
     end
-    // Host queues smaller than one maximum frame are legal: such frames are dropped and counted
-    // (DROP_HOST_FULL, HOST_TX_DROPS), nothing waits forever.
+    // A host RX queue smaller than one maximum frame is legal: such frames are dropped and counted
+    // (DROP_HOST_FULL), nothing waits forever. The host TX queue is enlarged to HTX_DEPTH instead.
 end
 `endif
 
 // ---------------------------------------------------------------- CSR block
 wire [47:0] port_mac0, port_mac1;
-wire [VMACS-1:0] vmac_valid;
-wire [VMACS*48-1:0] vmac_addr;
-wire [GROUPS-1:0] grp_en, grp_mode, grp_copy;
-wire [GROUPS*10-1:0] grp_gid;
-wire [GROUPS*32-1:0] grp_vip;
+wire lk_en;
+wire [47:0] lk_dmac;
+wire [31:0] lk_tpa;
+wire [VMACS-1:0] lk_vmac_m;
+wire [GROUPS-1:0] lk_grp_m, grp_mode, grp_copy;
+wire [5:0] gid_sel;
+wire [9:0] gid;
 wire [31:0] sync_port, now_ts;
 wire [63:0] now;
 wire rr_clr;
@@ -113,13 +119,14 @@ wire [31:0] htx_wr_data, htx_commit_len, htx_free;
 ofl_csr #(
     .DATA_W(DATA_W), .FT_BUCKETS(FT_BUCKETS), .FT_STASH(FT_STASH), .GROUPS(GROUPS), .VMACS(VMACS),
     .NEXTHOPS(NEXTHOPS), .MAX_FRAME(MAX_FRAME), .HOST_RX_DEPTH(HOST_RX_DEPTH),
-    .HOST_TX_DEPTH(HOST_TX_DEPTH), .LOOKUP_LATENCY(LOOKUP_LATENCY)
+    .HOST_TX_DEPTH(HTX_DEPTH), .LOOKUP_LATENCY(LOOKUP_LATENCY)
 ) u_csr (
     .clk(clk), .rst(rst),
     .csr_req(csr_req), .csr_we(csr_we), .csr_addr(csr_addr), .csr_wdata(csr_wdata),
     .csr_ack(csr_ack), .csr_rdata(csr_rdata),
-    .port_mac0(port_mac0), .port_mac1(port_mac1), .vmac_valid(vmac_valid), .vmac_addr(vmac_addr),
-    .grp_en(grp_en), .grp_mode(grp_mode), .grp_copy(grp_copy), .grp_gid(grp_gid), .grp_vip(grp_vip),
+    .port_mac0(port_mac0), .port_mac1(port_mac1),
+    .lk_en(lk_en), .lk_dmac(lk_dmac), .lk_tpa(lk_tpa), .lk_vmac_m(lk_vmac_m), .lk_grp_m(lk_grp_m),
+    .grp_mode(grp_mode), .grp_copy(grp_copy), .gid_sel(gid_sel), .gid_out(gid),
     .sync_port(sync_port), .now_ts(now_ts), .now(now), .rr_clr(rr_clr), .rr_clr_grp(rr_clr_grp),
     .tbl_req(tbl_req), .tbl_op(tbl_op), .tbl_idx(tbl_idx), .tbl_ft_w(tbl_ft_w), .tbl_nh_w(tbl_nh_w),
     .tbl_w32(tbl_w32), .tbl_done(tbl_done), .tbl_ft_r(tbl_ft_r), .tbl_ls_r(tbl_ls_r),
@@ -212,8 +219,9 @@ ofl_engine #(
     .s_desc1_hdr(desc_hdr[1]), .s_desc1_len(desc_len[1]), .s_desc1_ovs(desc_ovs[1]),
     .s_desc1_valid(desc_valid[1]), .s_desc1_ready(desc_ready[1]),
     .m_dec_data(eng_dec), .m_dec_valid0(eng_dec_valid[0]), .m_dec_valid1(eng_dec_valid[1]),
-    .port_mac0(port_mac0), .port_mac1(port_mac1), .vmac_valid(vmac_valid), .vmac_addr(vmac_addr),
-    .grp_en(grp_en), .grp_mode(grp_mode), .grp_copy(grp_copy), .grp_gid(grp_gid), .grp_vip(grp_vip),
+    .port_mac0(port_mac0), .port_mac1(port_mac1),
+    .lk_en(lk_en), .lk_dmac(lk_dmac), .lk_tpa(lk_tpa), .lk_vmac_m(lk_vmac_m), .lk_grp_m(lk_grp_m),
+    .grp_mode(grp_mode), .grp_copy(grp_copy), .gid_sel(gid_sel), .gid_in(gid),
     .sync_port(sync_port), .now_ts(now_ts), .rr_clr(rr_clr), .rr_clr_grp(rr_clr_grp),
     .tbl_req(tbl_req), .tbl_op(tbl_op), .tbl_idx(tbl_idx), .tbl_ft_w(tbl_ft_w), .tbl_nh_w(tbl_nh_w),
     .tbl_w32(tbl_w32), .tbl_done(tbl_done), .tbl_ft_r(tbl_ft_r), .tbl_ls_r(tbl_ls_r),
@@ -251,7 +259,7 @@ endgenerate
 // ---------------------------------------------------------------- host TX
 wire htx_cnt_frame, htx_cnt_drop, htx_busy;
 
-ofl_host_tx #(.DATA_W(DATA_W), .DEPTH(HOST_TX_DEPTH), .MAX_FRAME(MAX_FRAME)) u_host_tx (
+ofl_host_tx #(.DATA_W(DATA_W), .DEPTH(HTX_DEPTH), .MAX_FRAME(MAX_FRAME)) u_host_tx (
     .clk(clk), .rst(rst),
     .wr_req(htx_wr_req), .wr_data(htx_wr_data), .wr_ack(htx_wr_ack),
     .commit_req(htx_commit_req), .commit_len(htx_commit_len), .commit_ack(htx_commit_ack),

@@ -27,50 +27,86 @@ module ofl_counters (
 
 localparam N = 34;
 
-reg [63:0] cnt[0:N-1];
-
+// One flop group per counter (no array), each written only when it counts or is cleared, so a
+// cycle without events costs nothing. A clear and an increment in the same cycle give 0 + amount.
 function [63:0] amount;
-    input        inc;
     input [31:0] bytes;
     input        is_bytes;
     begin
-        if (!inc) begin
-            amount = 64'd0;
-        end else if (is_bytes) begin
-            amount = {32'd0, bytes};
-        end else begin
-            amount = 64'd1;
-        end
+        amount = is_bytes ? {32'd0, bytes} : 64'd1;
     end
 endfunction
 
-integer i;
-always @(posedge clk) begin
-    for (i = 0; i < N; i = i + 1) begin
-        if (i < 16) begin
-            cnt[i] <= (clr && clr_idx == i[5:0] ? 64'd0 : cnt[i])
-                    + amount(i == `OFL_CNT_RX_BYTES ? inc0[`OFL_CNT_RX_FRAMES] :
-                             i == `OFL_CNT_TX_BYTES ? inc0[`OFL_CNT_TX_FRAMES] : inc0[i],
-                             i == `OFL_CNT_RX_BYTES ? rx_bytes0 : tx_bytes0,
-                             i == `OFL_CNT_RX_BYTES || i == `OFL_CNT_TX_BYTES);
-        end else if (i < 32) begin
-            cnt[i] <= (clr && clr_idx == i[5:0] ? 64'd0 : cnt[i])
-                    + amount(i - 16 == `OFL_CNT_RX_BYTES ? inc1[`OFL_CNT_RX_FRAMES] :
-                             i - 16 == `OFL_CNT_TX_BYTES ? inc1[`OFL_CNT_TX_FRAMES] : inc1[i-16],
-                             i - 16 == `OFL_CNT_RX_BYTES ? rx_bytes1 : tx_bytes1,
-                             i - 16 == `OFL_CNT_RX_BYTES || i - 16 == `OFL_CNT_TX_BYTES);
-        end else begin
-            cnt[i] <= (clr && clr_idx == i[5:0] ? 64'd0 : cnt[i]) + amount(inc_global[i-32], 32'd0, 1'b0);
-        end
-    end
-    if (rst) begin
-        for (i = 0; i < N; i = i + 1) begin
-            cnt[i] <= 64'd0;
-        end
-    end
-end
+// any counter changes this cycle (one test skips all of them when nothing happens)
+wire ev = inc0 != 16'd0 || inc1 != 16'd0 || inc_global != 2'd0 || clr;
 
-assign rd_val = rd_idx < N ? cnt[rd_idx] : 64'd0;
+genvar g;
+generate
+    for (g = 0; g < N; g = g + 1) begin : c
+        localparam I = g % 16;
+        localparam IS_BYTES = g < 32 && (I == `OFL_CNT_RX_BYTES || I == `OFL_CNT_TX_BYTES);
+        localparam SRC = I == `OFL_CNT_RX_BYTES ? `OFL_CNT_RX_FRAMES : I == `OFL_CNT_TX_BYTES ? `OFL_CNT_TX_FRAMES : I;
+        localparam [5:0] IDX = g;
+        wire [31:0] bytes = g < 16 ? (I == `OFL_CNT_RX_BYTES ? rx_bytes0 : tx_bytes0)
+                                   : (I == `OFL_CNT_RX_BYTES ? rx_bytes1 : tx_bytes1);
+        wire inc = g < 16 ? inc0[SRC] : g < 32 ? inc1[SRC] : inc_global[g - 32];
+        reg [63:0] v;
+        always @(posedge clk) begin
+            if (ev) begin
+                if (inc) begin
+                    v <= (clr && clr_idx == IDX ? 64'd0 : v) + amount(bytes, IS_BYTES);
+                end else if (clr && clr_idx == IDX) begin
+                    v <= 64'd0;
+                end
+            end
+            if (rst) begin
+                v <= 64'd0;
+            end
+        end
+    end
+endgenerate
+
+reg [63:0] rd;
+always @* begin
+    case (rd_idx)
+        6'd0: rd = c[0].v;
+        6'd1: rd = c[1].v;
+        6'd2: rd = c[2].v;
+        6'd3: rd = c[3].v;
+        6'd4: rd = c[4].v;
+        6'd5: rd = c[5].v;
+        6'd6: rd = c[6].v;
+        6'd7: rd = c[7].v;
+        6'd8: rd = c[8].v;
+        6'd9: rd = c[9].v;
+        6'd10: rd = c[10].v;
+        6'd11: rd = c[11].v;
+        6'd12: rd = c[12].v;
+        6'd13: rd = c[13].v;
+        6'd14: rd = c[14].v;
+        6'd15: rd = c[15].v;
+        6'd16: rd = c[16].v;
+        6'd17: rd = c[17].v;
+        6'd18: rd = c[18].v;
+        6'd19: rd = c[19].v;
+        6'd20: rd = c[20].v;
+        6'd21: rd = c[21].v;
+        6'd22: rd = c[22].v;
+        6'd23: rd = c[23].v;
+        6'd24: rd = c[24].v;
+        6'd25: rd = c[25].v;
+        6'd26: rd = c[26].v;
+        6'd27: rd = c[27].v;
+        6'd28: rd = c[28].v;
+        6'd29: rd = c[29].v;
+        6'd30: rd = c[30].v;
+        6'd31: rd = c[31].v;
+        6'd32: rd = c[32].v;
+        6'd33: rd = c[33].v;
+        default: rd = 64'd0;
+    endcase
+end
+assign rd_val = rd;
 
 // the byte counters' own increment bits are implied by the frame counters
 wire unused = ^{inc0[`OFL_CNT_RX_BYTES], inc0[`OFL_CNT_TX_BYTES], inc1[`OFL_CNT_RX_BYTES], inc1[`OFL_CNT_TX_BYTES]};

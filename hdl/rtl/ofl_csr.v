@@ -31,13 +31,17 @@ module ofl_csr #(
 
     output wire [47:0]          port_mac0,
     output wire [47:0]          port_mac1,
-    output wire [VMACS-1:0]     vmac_valid,
-    output wire [VMACS*48-1:0]  vmac_addr,
-    output wire [GROUPS-1:0]    grp_en,
+    // vMAC filter and group VIP lookups for the engine's accept (lk_en): per entry match bits,
+    // registered on the edge where lk_en is 1 (the engine's stage A)
+    input  wire                 lk_en,
+    input  wire [47:0]          lk_dmac,
+    input  wire [31:0]          lk_tpa,
+    output reg  [VMACS-1:0]     lk_vmac_m,
+    output reg  [GROUPS-1:0]    lk_grp_m,
     output wire [GROUPS-1:0]    grp_mode,
     output wire [GROUPS-1:0]    grp_copy,
-    output wire [GROUPS*10-1:0] grp_gid,
-    output wire [GROUPS*32-1:0] grp_vip,
+    input  wire [5:0]           gid_sel,
+    output wire [9:0]           gid_out,
     output wire [31:0]          sync_port,
     output wire [31:0]          now_ts,
     output wire [63:0]          now,
@@ -117,7 +121,8 @@ reg [31:0] wd_expiries_reg = 32'd0;
 reg [63:0] time_reg = 64'd0;
 reg [31:0] time_hi_reg = 32'd0;
 reg [31:0] cnt_hi_reg = 32'd0;
-reg [47:0] port_mac_reg[0:1];
+reg [47:0] port_mac0_reg = 48'd0;
+reg [47:0] port_mac1_reg = 48'd0;
 reg [47:0] vmac_reg[0:VMACS-1];
 reg [VMACS-1:0] vmac_valid_reg = {VMACS{1'b0}};
 reg [31:0] vip_reg[0:GROUPS-1];
@@ -151,9 +156,6 @@ reg [31:0] arpcnt_addr_reg = 32'd0;
 
 integer i;
 initial begin
-    for (i = 0; i < 2; i = i + 1) begin
-        port_mac_reg[i] = 48'd0;
-    end
     for (i = 0; i < VMACS; i = i + 1) begin
         vmac_reg[i] = 48'd0;
     end
@@ -163,21 +165,21 @@ initial begin
     end
 end
 
-genvar g;
-generate
-    for (g = 0; g < VMACS; g = g + 1) begin : vm
-        assign vmac_addr[48*g +: 48] = vmac_reg[g];
+// the compares run only in the cycle of a lookup
+always @(posedge clk) begin
+    if (lk_en) begin
+        for (i = 0; i < VMACS; i = i + 1) begin
+            lk_vmac_m[i] <= vmac_valid_reg[i] && vmac_reg[i] == lk_dmac;
+        end
+        for (i = 0; i < GROUPS; i = i + 1) begin
+            lk_grp_m[i] <= en_reg[i] && vip_reg[i] == lk_tpa;
+        end
     end
-    for (g = 0; g < GROUPS; g = g + 1) begin : gr
-        assign grp_vip[32*g +: 32] = vip_reg[g];
-        assign grp_gid[10*g +: 10] = gid_reg[g];
-    end
-endgenerate
+end
+assign gid_out = gid_reg[gid_sel[GW-1:0]];
 
-assign port_mac0 = port_mac_reg[0];
-assign port_mac1 = port_mac_reg[1];
-assign vmac_valid = vmac_valid_reg;
-assign grp_en = en_reg;
+assign port_mac0 = port_mac0_reg;
+assign port_mac1 = port_mac1_reg;
 assign grp_mode = mode_reg;
 assign grp_copy = copy_reg;
 assign sync_port = sync_port_reg;
@@ -211,7 +213,7 @@ always @* begin
     long_op = 1'b0;
     long_kind = W_TABLE;
     op_sel = 4'd0;
-    case (a)
+    if (csr_req) case (a)
         `OFL_REG_FT_CMD: if (csr_we) begin
             case (csr_wdata)
                 `OFL_FT_CMD_WRITE: op_sel = OP_FT_WRITE;
@@ -248,10 +250,20 @@ always @* begin
     end
 end
 
-// plain reads
+// plain reads (computed only while a request is present; group, vMAC and counter addresses lie
+// outside every named register, so they are decoded first and apart from the case)
 reg [31:0] rd;
 always @* begin
     rd = 32'd0;
+    if (!csr_req) begin
+        rd = 32'd0;
+    end else if (grp_ok) begin
+        rd = a[2] ? {6'd0, gid_reg[gi], 13'd0, copy_reg[gi], mode_reg[gi], en_reg[gi]} : vip_reg[gi];
+    end else if (vmac_ok) begin
+        rd = a[2] ? {vmac_valid_reg[vi], 15'd0, vmac_reg[vi][47:32]} : vmac_reg[vi][31:0];
+    end else if (cnt_ok) begin
+        rd = cnt_hi ? cnt_hi_reg : cnt_rd_val[31:0];
+    end else begin
     case (a)
         `OFL_REG_ID: rd = `OFL_ID_VALUE;
         `OFL_REG_VERSION: rd = `OFL_VERSION_VALUE;
@@ -275,10 +287,10 @@ always @* begin
         `OFL_REG_WDOG_TIMEOUT: rd = wd_timeout_reg;
         `OFL_REG_WDOG_STATUS: rd = {31'd0, wd_expired_reg};
         `OFL_REG_WDOG_EXPIRIES: rd = wd_expiries_reg;
-        `OFL_REG_PORT_MAC_LO: rd = port_mac_reg[0][31:0];
-        `OFL_REG_PORT_MAC_HI: rd = {16'd0, port_mac_reg[0][47:32]};
-        `OFL_REG_PORT_MAC_LO + `OFL_REG_PORT_MAC_LO_STRIDE: rd = port_mac_reg[1][31:0];
-        `OFL_REG_PORT_MAC_HI + `OFL_REG_PORT_MAC_HI_STRIDE: rd = {16'd0, port_mac_reg[1][47:32]};
+        `OFL_REG_PORT_MAC_LO: rd = port_mac0_reg[31:0];
+        `OFL_REG_PORT_MAC_HI: rd = {16'd0, port_mac0_reg[47:32]};
+        `OFL_REG_PORT_MAC_LO + `OFL_REG_PORT_MAC_LO_STRIDE: rd = port_mac1_reg[31:0];
+        `OFL_REG_PORT_MAC_HI + `OFL_REG_PORT_MAC_HI_STRIDE: rd = {16'd0, port_mac1_reg[47:32]};
         `OFL_REG_HOST_RX_LEN: rd = {16'd0, hrx_len};
         `OFL_REG_HOST_TX_FREE: rd = htx_free;
         `OFL_REG_FT_INDEX: rd = ft_index_reg;
@@ -298,17 +310,9 @@ always @* begin
         `OFL_REG_NH_PORT: rd = {31'd0, nh_port_reg};
         `OFL_REG_SLOT_ADDR: rd = slot_addr_reg;
         `OFL_REG_ARPCNT_ADDR: rd = arpcnt_addr_reg;
-        default: begin
-            if (grp_ok) begin
-                rd = a[2] ? {6'd0, gid_reg[gi], 13'd0, copy_reg[gi], mode_reg[gi], en_reg[gi]}
-                          : vip_reg[gi];
-            end else if (vmac_ok) begin
-                rd = a[2] ? {vmac_valid_reg[vi], 15'd0, vmac_reg[vi][47:32]} : vmac_reg[vi][31:0];
-            end else if (cnt_ok) begin
-                rd = cnt_hi ? cnt_hi_reg : cnt_rd_val[31:0];
-            end
-        end
+        default: ;
     endcase
+    end
 end
 
 // ---------------------------------------------------------------- bus handshake
@@ -336,8 +340,9 @@ always @* begin
         default: tbl_idx = arpcnt_addr_reg;
     endcase
 end
-assign tbl_ft_w = {ft_valid_reg, ft_inport_reg, ft_sip_reg, ft_dip_reg, ft_proto_reg, ft_ports_reg,
-                   ft_nh_reg, ft_ttl_reg, ft_nat_reg, ft_natip_reg, ft_natport_reg};
+// flow entry as the engine stores it: {action(59), valid, key(105)}
+assign tbl_ft_w = {ft_nh_reg, ft_ttl_reg, ft_nat_reg, ft_natip_reg, ft_natport_reg, ft_valid_reg,
+                   ft_inport_reg, ft_sip_reg, ft_dip_reg, ft_proto_reg, ft_ports_reg};
 assign tbl_nh_w = {nh_port_reg, nh_dmac_reg, nh_smac_reg};
 assign tbl_w32 = csr_wdata;
 
@@ -382,8 +387,8 @@ always @(posedge clk) begin
             W_TABLE: begin
                 case (op_reg)
                     OP_FT_READ: begin
-                        {ft_valid_reg, ft_inport_reg, ft_sip_reg, ft_dip_reg, ft_proto_reg, ft_ports_reg,
-                         ft_nh_reg, ft_ttl_reg, ft_nat_reg, ft_natip_reg, ft_natport_reg} <= tbl_ft_r;
+                        {ft_nh_reg, ft_ttl_reg, ft_nat_reg, ft_natip_reg, ft_natport_reg, ft_valid_reg,
+                         ft_inport_reg, ft_sip_reg, ft_dip_reg, ft_proto_reg, ft_ports_reg} <= tbl_ft_r;
                         ft_ls_reg <= tbl_ls_r;
                     end
                     OP_NH_READ: {nh_port_reg, nh_dmac_reg, nh_smac_reg} <= tbl_nh_r;
@@ -408,10 +413,10 @@ always @(posedge clk) begin
             `OFL_REG_SCRATCH: scratch_reg <= csr_wdata;
             `OFL_REG_TS_SHIFT: ts_shift_reg <= csr_wdata;
             `OFL_REG_SYNC_PORT: sync_port_reg <= csr_wdata;
-            `OFL_REG_PORT_MAC_LO: port_mac_reg[0][31:0] <= csr_wdata;
-            `OFL_REG_PORT_MAC_HI: port_mac_reg[0][47:32] <= csr_wdata[15:0];
-            `OFL_REG_PORT_MAC_LO + `OFL_REG_PORT_MAC_LO_STRIDE: port_mac_reg[1][31:0] <= csr_wdata;
-            `OFL_REG_PORT_MAC_HI + `OFL_REG_PORT_MAC_HI_STRIDE: port_mac_reg[1][47:32] <= csr_wdata[15:0];
+            `OFL_REG_PORT_MAC_LO: port_mac0_reg[31:0] <= csr_wdata;
+            `OFL_REG_PORT_MAC_HI: port_mac0_reg[47:32] <= csr_wdata[15:0];
+            `OFL_REG_PORT_MAC_LO + `OFL_REG_PORT_MAC_LO_STRIDE: port_mac1_reg[31:0] <= csr_wdata;
+            `OFL_REG_PORT_MAC_HI + `OFL_REG_PORT_MAC_HI_STRIDE: port_mac1_reg[47:32] <= csr_wdata[15:0];
             `OFL_REG_FT_INDEX: ft_index_reg <= csr_wdata;
             `OFL_REG_FT_SRC_IP: ft_sip_reg <= csr_wdata;
             `OFL_REG_FT_DST_IP: ft_dip_reg <= csr_wdata;
@@ -436,27 +441,27 @@ always @(posedge clk) begin
             `OFL_REG_NH_PORT: nh_port_reg <= csr_wdata[0];
             `OFL_REG_SLOT_ADDR: slot_addr_reg <= csr_wdata;
             `OFL_REG_ARPCNT_ADDR: arpcnt_addr_reg <= csr_wdata;
-            default: begin
-                if (grp_ok && !a[2]) begin
-                    vip_reg[gi] <= csr_wdata;
-                end
-                if (grp_ok && a[2]) begin
-                    en_reg[gi] <= csr_wdata[`OFL_GROUP_CFG_EN_LSB];
-                    mode_reg[gi] <= csr_wdata[`OFL_GROUP_CFG_MODE_LSB];
-                    copy_reg[gi] <= csr_wdata[`OFL_GROUP_CFG_COPY_LSB];
-                    gid_reg[gi] <= csr_wdata[`OFL_GROUP_CFG_GID_LSB +: 10];
-                    rr_clr_reg <= 1'b1;
-                    rr_clr_grp_reg <= grp_n;
-                end
-                if (vmac_ok && !a[2]) begin
-                    vmac_reg[vi][31:0] <= csr_wdata;
-                end
-                if (vmac_ok && a[2]) begin
-                    vmac_reg[vi][47:32] <= csr_wdata[`OFL_VMAC_HI_MAC_LSB +: 16];
-                    vmac_valid_reg[vi] <= csr_wdata[`OFL_VMAC_HI_VALID_LSB];
-                end
-            end
+            default: ;
         endcase
+        // group and vMAC addresses lie outside every named register above
+        if (grp_ok && !a[2]) begin
+            vip_reg[gi] <= csr_wdata;
+        end
+        if (grp_ok && a[2]) begin
+            en_reg[gi] <= csr_wdata[`OFL_GROUP_CFG_EN_LSB];
+            mode_reg[gi] <= csr_wdata[`OFL_GROUP_CFG_MODE_LSB];
+            copy_reg[gi] <= csr_wdata[`OFL_GROUP_CFG_COPY_LSB];
+            gid_reg[gi] <= csr_wdata[`OFL_GROUP_CFG_GID_LSB +: 10];
+            rr_clr_reg <= 1'b1;
+            rr_clr_grp_reg <= grp_n;
+        end
+        if (vmac_ok && !a[2]) begin
+            vmac_reg[vi][31:0] <= csr_wdata;
+        end
+        if (vmac_ok && a[2]) begin
+            vmac_reg[vi][47:32] <= csr_wdata[`OFL_VMAC_HI_MAC_LSB +: 16];
+            vmac_valid_reg[vi] <= csr_wdata[`OFL_VMAC_HI_VALID_LSB];
+        end
     end
     if (rst) begin
         ack_reg <= 1'b0;
@@ -502,7 +507,7 @@ always @(posedge clk) begin
     end
 end
 
-wire unused = ^{ts_shift_reg[31:6], ts_full[63:32]};
+wire unused = ^{ts_shift_reg[31:6], ts_full[63:32], gid_sel};
 
 endmodule
 

@@ -131,49 +131,19 @@ wire [WB-1:0] reply_keep = keep_for(d_vlan ? 16'd64 : 16'd60);
 
 // ARP reply (docs/dataplane.md): dst = SHA, src = vMAC, the request's VLAN tag, oper 2,
 // SHA = vMAC, SPA = VIP (= the request's TPA), THA = request's SHA, TPA = request's SPA, zero padded
+// Built one word at a time, and only while an ARP decision that is not a forward is at the head (the
+// only time it is sent).
 wire [47:0] vmac = {24'h0007b4, 6'd0, d_gid, d_fwdr};
-reg [511:0] reply;
-reg [511:0] reply_v;
-integer k;
-always @* begin
-    reply = 512'd0;
-    reply_v = 512'd0;
-    for (k = 0; k < 6; k = k + 1) begin
-        reply[8*k +: 8] = d_hdr[8*(14+8+k) +: 8];               // SHA
-        reply[8*(6+k) +: 8] = vmac[8*(5-k) +: 8];
-        reply[8*(14+8+k) +: 8] = vmac[8*(5-k) +: 8];             // SHA = vMAC
-        reply[8*(14+18+k) +: 8] = d_hdr[8*(14+8+k) +: 8];        // THA
-        reply_v[8*k +: 8] = d_hdr[8*(18+8+k) +: 8];
-        reply_v[8*(6+k) +: 8] = vmac[8*(5-k) +: 8];
-        reply_v[8*(18+8+k) +: 8] = vmac[8*(5-k) +: 8];
-        reply_v[8*(18+18+k) +: 8] = d_hdr[8*(18+8+k) +: 8];
-    end
-    for (k = 0; k < 4; k = k + 1) begin
-        reply[8*(14+14+k) +: 8] = d_hdr[8*(14+24+k) +: 8];       // SPA = VIP
-        reply[8*(14+24+k) +: 8] = d_hdr[8*(14+14+k) +: 8];       // TPA = request's SPA
-        reply_v[8*(18+14+k) +: 8] = d_hdr[8*(18+24+k) +: 8];
-        reply_v[8*(18+24+k) +: 8] = d_hdr[8*(18+14+k) +: 8];
-    end
-    reply[8*12 +: 16] = 16'h0608;
-    reply[8*14 +: 64] = 64'h0200_0406_0008_0100;   // htype 1, ptype 0800, 6, 4, oper 2
-    reply_v[8*12 +: 32] = d_hdr[8*12 +: 32];       // 0x8100 + TCI as received
-    reply_v[8*16 +: 16] = 16'h0608;
-    reply_v[8*18 +: 64] = 64'h0200_0406_0008_0100;
-    if (d_vlan) begin
-        reply = reply_v;
-    end
-end
+localparam [63:0] ARP_FIXED = 64'h0200_0406_0008_0100;   // bytes l3..l3+7: htype 1, ptype 0800, 6, 4, oper 2
 
-// metadata, big-endian
+
+integer k;
+
+// metadata, big-endian (built only in the host phase, where it is sent)
 reg [63:0] meta_time_reg;
 wire [15:0] meta_len = d_host ? d_len : 16'd0;
 wire [127:0] meta_be = {4'd0, d_reason, 7'd0, PORT[0], meta_len, d_aux, meta_time_reg};
 reg [127:0] meta;
-always @* begin
-    for (k = 0; k < 16; k = k + 1) begin
-        meta[8*k +: 8] = meta_be[8*(15-k) +: 8];
-    end
-end
 
 // ---------------------------------------------------------------- sequencing
 reg init_reg = 1'b1;         // the head decision has not started yet
@@ -202,9 +172,54 @@ wire [15:0] j_host = idx - META_WORDS;
 wire [15:0] j = phase == P_HOST ? j_host : idx;
 wire from_hdr = j < hdr_words;
 wire [DATA_W-1:0] hdr_word = d_hdr[j[5-LWB:0]*DATA_W +: DATA_W];
-wire [DATA_W-1:0] reply_word = reply[idx[5-LWB:0]*DATA_W +: DATA_W];
 wire [DATA_W-1:0] meta_word = meta[idx[3-LWB:0]*DATA_W +: DATA_W];
 wire xfer = m_axis_tvalid && m_axis_tready;
+
+reg [DATA_W-1:0] reply_word;
+wire [5:0] reply_p0 = idx[5:0] << LWB;     // first reply byte of word idx (the reply repeats every 64 bytes)
+// byte p of the reply, p = pi (0..63); q = its position in an untagged reply (o = l3 - 14)
+integer pi, q, o;
+always @* begin
+    reply_word = {DATA_W{1'b0}};
+    pi = 0;
+    q = 0;
+    o = 0;
+    if (dec_valid && !d_fwd && d_arp) begin
+        o = d_vlan ? 4 : 0;
+        for (k = 0; k < WB; k = k + 1) begin
+            pi = {26'd0, reply_p0 + k[5:0]};
+            q = pi - o;
+            if (pi < 6) begin
+                reply_word[8*k +: 8] = d_hdr[8*(22 + o + pi) +: 8];       // dst = request's SHA
+            end else if (pi < 12) begin
+                reply_word[8*k +: 8] = vmac[8*(11 - pi) +: 8];            // src = vMAC
+            end else if (d_vlan && pi < 16) begin
+                reply_word[8*k +: 8] = d_hdr[8*pi +: 8];                  // 0x8100 + TCI as received
+            end else if (q == 12) begin
+                reply_word[8*k +: 8] = 8'h08;
+            end else if (q == 13) begin
+                reply_word[8*k +: 8] = 8'h06;
+            end else if (q >= 14 && q < 22) begin
+                reply_word[8*k +: 8] = ARP_FIXED[8*(q - 14) +: 8];
+            end else if (q >= 22 && q < 28) begin
+                reply_word[8*k +: 8] = vmac[8*(27 - q) +: 8];             // SHA = vMAC
+            end else if (q >= 28 && q < 32) begin
+                reply_word[8*k +: 8] = d_hdr[8*(q + 10 + o) +: 8];        // SPA = VIP (request's TPA)
+            end else if (q >= 32 && q < 42) begin
+                reply_word[8*k +: 8] = d_hdr[8*(q - 10 + o) +: 8];        // THA = request's SHA, TPA = its SPA
+            end
+        end
+    end
+end
+
+always @* begin
+    meta = 128'd0;
+    if (dec_valid && phase == P_HOST) begin
+        for (k = 0; k < 16; k = k + 1) begin
+            meta[8*k +: 8] = meta_be[8*(15-k) +: 8];
+        end
+    end
+end
 
 // outputs: a function of the head decision and the state only (not of tready)
 always @* begin

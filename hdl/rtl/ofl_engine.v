@@ -6,14 +6,19 @@
 // both wait), a fixed pipeline, one decision per descriptor written into the ingress port's
 // decision FIFO LATENCY cycles after it was accepted:
 //
-//   accept  decode (ofl_decode), destination class (port MAC, vMAC CAM), group VIP match   -> A
+//   accept  decode (ofl_decode, registered), port MAC compare; the vMAC filter and group VIP
+//           compares run in ofl_csr, which returns registered match bits                      -> A
 //   A       classification up to the lookup, bucket hashes -> 8 way memories, slot table,
 //           stash compare, round-robin pointer                                               -> B
 //   B       way compare, lowest index wins, TTL / FIN-RST; LAST_SEEN write; next-hop and
 //           ARP reply counter reads                                                          -> C
 //   C       ARP reply counter write (forwarded for back-to-back updates), checksum updates,
-//           header buffer read                                                               -> D
-//   D       header splice, decision write, counter pulses
+//           header buffer read and splice into the decision register                         -> D
+//   D       decision write, counter pulses
+//
+// Simulation speed (Verilator): a stage's registers load only when a valid item enters it, wide
+// work (decode, hashes, splice) happens inside those enabled branches, and memory read ports load
+// only when an item or a CSR access needs them, so an idle or half-busy pipeline costs little.
 //
 // CSR table accesses freeze the whole pipeline for two cycles: in the first the CSR owns the
 // memory ports, in the second every read port re-reads the address of the item that waits on it
@@ -47,13 +52,17 @@ module ofl_engine #(
     // configuration (CSR block)
     input  wire [47:0]          port_mac0,
     input  wire [47:0]          port_mac1,
-    input  wire [VMACS-1:0]     vmac_valid,
-    input  wire [VMACS*48-1:0]  vmac_addr,
-    input  wire [GROUPS-1:0]    grp_en,
+    // vMAC / group VIP lookups done by the CSR block: lk_* sent in the accept cycle, match bits
+    // back (registered) in stage A
+    output wire                 lk_en,
+    output wire [47:0]          lk_dmac,
+    output wire [31:0]          lk_tpa,
+    input  wire [VMACS-1:0]     lk_vmac_m,
+    input  wire [GROUPS-1:0]    lk_grp_m,
     input  wire [GROUPS-1:0]    grp_mode,
     input  wire [GROUPS-1:0]    grp_copy,
-    input  wire [GROUPS*10-1:0] grp_gid,
-    input  wire [GROUPS*32-1:0] grp_vip,
+    output wire [5:0]           gid_sel,
+    input  wire [9:0]           gid_in,
     input  wire [31:0]          sync_port,
     input  wire [31:0]          now_ts,
     input  wire                 rr_clr,
@@ -121,10 +130,12 @@ localparam [1:0] K_HOST = 2'd1;
 localparam [1:0] K_ARP = 2'd2;
 localparam [1:0] K_FWD = 2'd3;     // before stage B: "look the flow up"
 
-// entry: valid, key(105), nh(8), ttl_dec, nat(2), nat_ip(32), nat_port(16)
-localparam E_VALID = 164;
-localparam E_KEY = 59;
-localparam E_NH = 51;
+// entry (memories, stash, tbl_ft_w / tbl_ft_r): action(59), valid, key(105); the key in the low bits
+// so a compare needs no shifting. Action: nh(8), ttl_dec, nat(2), nat_ip(32), nat_port(16)
+localparam M_KEY = 0;
+localparam M_VALID = 105;
+localparam M_ACT = 106;
+localparam E_NH = 51;         // in the action
 localparam E_TTL = 50;
 localparam E_NAT = 48;
 localparam E_NATIP = 16;
@@ -173,78 +184,55 @@ wire csr_slot_ok = tbl_idx < GROUPS * 256;
 wire csr_nh_ok = tbl_idx < NEXTHOPS;
 
 // ---------------------------------------------------------------- accept + decode
+// Every stage register below is loaded only when a valid item enters its stage (and the pipeline
+// advances); only the valid bits and arbitration state change every cycle.
 reg rr_in_reg = 1'b0;
 wire grant0 = adv && s_desc0_valid && (!s_desc1_valid || !rr_in_reg);
 wire grant1 = adv && s_desc1_valid && (!s_desc0_valid || rr_in_reg);
 wire accept = grant0 || grant1;
 assign s_desc0_ready = grant0;
 assign s_desc1_ready = grant1;
-
-wire [511:0] in_hdr = grant1 ? s_desc1_hdr : s_desc0_hdr;
-wire [15:0] in_len = grant1 ? s_desc1_len : s_desc0_len;
-wire in_ovs = grant1 ? s_desc1_ovs : s_desc0_ovs;
 wire in_port = grant1;
 
-wire [47:0] d_dmac;
-wire d_bcast, d_mcast, d_vlan, d_runt, d_is_arp, d_arp_short, d_arp_request;
-wire [47:0] d_arp_sha;
-wire [31:0] d_arp_tpa, d_sha_crc;
-wire d_is_ipv4, d_ip_malformed, d_ip_bad_csum, d_ip_exception, d_ip_l4_short, d_is_tcp, d_is_udp;
-wire [7:0] d_proto, d_ttl, d_tcp_flags;
-wire [15:0] d_ip_csum, d_sport, d_dport, d_l4_csum;
-wire [31:0] d_src_ip, d_dst_ip, d_crc_a, d_crc_b;
-wire [104:0] d_key;
+function [47:0] mac_be;      // bytes 0..5 of a header (lane order) as a MAC (byte 0 in [47:40])
+    input [47:0] l;
+    begin
+        mac_be = {l[7:0], l[15:8], l[23:16], l[31:24], l[39:32], l[47:40]};
+    end
+endfunction
 
-ofl_decode u_decode (
-    .hdr(in_hdr), .len(in_len), .port(in_port),
-    .dmac(d_dmac), .bcast(d_bcast), .mcast(d_mcast), .vlan(d_vlan), .runt(d_runt),
-    .is_arp(d_is_arp), .arp_short(d_arp_short), .arp_request(d_arp_request),
-    .arp_sha(d_arp_sha), .arp_tpa(d_arp_tpa), .sha_crc(d_sha_crc),
+// ARP TPA (bytes l3 + 24..27), lane order; l3 = 18 behind a VLAN tag
+wire [31:0] tpa0_l = s_desc0_hdr[8*12 +: 16] == 16'h0081 ? s_desc0_hdr[8*42 +: 32] : s_desc0_hdr[8*38 +: 32];
+wire [31:0] tpa1_l = s_desc1_hdr[8*12 +: 16] == 16'h0081 ? s_desc1_hdr[8*42 +: 32] : s_desc1_hdr[8*38 +: 32];
+wire [31:0] tpa_l = grant1 ? tpa1_l : tpa0_l;
+assign lk_en = accept;
+assign lk_dmac = mac_be(grant1 ? s_desc1_hdr[47:0] : s_desc0_hdr[47:0]);
+assign lk_tpa = {tpa_l[7:0], tpa_l[15:8], tpa_l[23:16], tpa_l[31:24]};
+
+wire d_bcast, d_mcast, d_vlan, d_runt, d_is_arp, d_arp_short, d_arp_request;
+wire [7:0] d_sha_crc;
+wire d_is_ipv4, d_ip_malformed, d_ip_bad_csum, d_ip_exception, d_ip_l4_short, d_is_tcp, d_is_udp;
+wire [7:0] d_ttl, d_tcp_flags;
+wire [15:0] d_ip_csum, d_l4_csum;
+wire [104:0] key_a;
+wire [BW-1:0] bkt_a_a, bkt_b_a;
+
+// registered: these are stage A values
+ofl_decode #(.BW(BW)) u_decode (
+    .clk(clk), .en(accept), .sel(grant1),
+    .hdr0(s_desc0_hdr), .len0(s_desc0_len), .hdr1(s_desc1_hdr), .len1(s_desc1_len),
+    .bcast(d_bcast), .mcast(d_mcast), .vlan(d_vlan), .runt(d_runt),
+    .is_arp(d_is_arp), .arp_short(d_arp_short), .arp_request(d_arp_request), .sha_crc(d_sha_crc),
     .is_ipv4(d_is_ipv4), .ip_malformed(d_ip_malformed), .ip_bad_csum(d_ip_bad_csum),
     .ip_exception(d_ip_exception), .ip_l4_short(d_ip_l4_short), .is_tcp(d_is_tcp), .is_udp(d_is_udp),
-    .proto(d_proto), .ttl(d_ttl), .ip_csum(d_ip_csum), .src_ip(d_src_ip), .dst_ip(d_dst_ip),
-    .sport(d_sport), .dport(d_dport), .tcp_flags(d_tcp_flags), .l4_csum(d_l4_csum),
-    .key(d_key), .crc_a(d_crc_a), .crc_b(d_crc_b)
+    .ttl(d_ttl), .ip_csum(d_ip_csum), .tcp_flags(d_tcp_flags), .l4_csum(d_l4_csum),
+    .key(key_a), .crc_a(bkt_a_a), .crc_b(bkt_b_a)
 );
-
-// the key is rebuilt from its fields after stage A; d_key only feeds the hashes
-wire unused_key = ^{d_key, d_arp_sha, d_crc_a[31:BW], d_crc_b[31:BW], d_sha_crc[31:8]};
-
-wire own_match = d_dmac == (in_port ? port_mac1 : port_mac0);
-reg vmac_match;
-reg grp_hit;
-reg [GW-1:0] grp_idx;
-integer i;
-always @* begin
-    vmac_match = 1'b0;
-    for (i = 0; i < VMACS; i = i + 1) begin
-        if (vmac_valid[i] && vmac_addr[48*i +: 48] == d_dmac) begin
-            vmac_match = 1'b1;
-        end
-    end
-    // lowest enabled group index wins
-    grp_hit = 1'b0;
-    grp_idx = 0;
-    for (i = GROUPS - 1; i >= 0; i = i - 1) begin
-        if (grp_en[i] && grp_vip[32*i +: 32] == d_arp_tpa) begin
-            grp_hit = 1'b1;
-            grp_idx = i[GW-1:0];
-        end
-    end
-end
 
 // ---------------------------------------------------------------- stage A registers
 reg v_a = 1'b0;
-reg port_a, ovs_a, bcast_a, mcast_a, own_a, vmac_a, vlan_a, runt_a;
-reg is_arp_a, arp_short_a, arp_req_a, grp_hit_a;
-reg [GW-1:0] grp_a;
-reg [7:0] sha_crc_a;
-reg is_ipv4_a, ip_mal_a, ip_csum_a, ip_exc_a, ip_l4s_a, is_tcp_a, is_udp_a;
+reg port_a, ovs_a, own_m_a;
 reg [15:0] len_a;
-reg [7:0] proto_a, ttl_a, flags_a;
-reg [15:0] ipcs_a, sport_a, dport_a, l4cs_a;
-reg [31:0] sip_a, dip_a;
-reg [BW-1:0] bkt_a_a, bkt_b_a;
 reg [2:0] tag_a;
 reg [2:0] tag_reg = 3'd0;
 
@@ -255,42 +243,20 @@ always @(posedge clk) begin
         v_a <= accept;
         rr_in_reg <= accept ? !in_port : rr_in_reg;
         tag_reg <= tag_reg + {2'd0, accept};
+    end
+    if (accept) begin
         port_a <= in_port;
-        len_a <= in_len;
-        ovs_a <= in_ovs;
         tag_a <= tag_reg;
-        bcast_a <= d_bcast;
-        mcast_a <= d_mcast;
-        own_a <= !d_bcast && !d_mcast && own_match;
-        vmac_a <= !d_bcast && !d_mcast && !own_match && vmac_match;
-        vlan_a <= d_vlan;
-        runt_a <= d_runt;
-        is_arp_a <= d_is_arp;
-        arp_short_a <= d_arp_short;
-        arp_req_a <= d_arp_request;
-        grp_hit_a <= grp_hit;
-        grp_a <= grp_idx;
-        sha_crc_a <= d_sha_crc[7:0];
-        is_ipv4_a <= d_is_ipv4;
-        ip_mal_a <= d_ip_malformed;
-        ip_csum_a <= d_ip_bad_csum;
-        ip_exc_a <= d_ip_exception;
-        ip_l4s_a <= d_ip_l4_short;
-        is_tcp_a <= d_is_tcp;
-        is_udp_a <= d_is_udp;
-        proto_a <= d_proto;
-        ttl_a <= d_ttl;
-        flags_a <= d_tcp_flags;
-        ipcs_a <= d_ip_csum;
-        sip_a <= d_src_ip;
-        dip_a <= d_dst_ip;
-        sport_a <= d_sport;
-        dport_a <= d_dport;
-        l4cs_a <= d_l4_csum;
-        bkt_a_a <= d_crc_a[BW-1:0];
-        bkt_b_a <= d_crc_b[BW-1:0];
-        if (accept) begin
-            hdr_buf[tag_reg] <= in_hdr;
+        if (grant1) begin
+            len_a <= s_desc1_len;
+            ovs_a <= s_desc1_ovs;
+            own_m_a <= lk_dmac == port_mac1;
+            hdr_buf[tag_reg] <= s_desc1_hdr;
+        end else begin
+            len_a <= s_desc0_len;
+            ovs_a <= s_desc0_ovs;
+            own_m_a <= lk_dmac == port_mac0;
+            hdr_buf[tag_reg] <= s_desc0_hdr;
         end
     end
     if (rst) begin
@@ -301,6 +267,26 @@ always @(posedge clk) begin
 end
 
 // ---------------------------------------------------------------- stage A: classify
+wire bcast_a = d_bcast;
+wire mcast_a = d_mcast;
+wire own_a = !d_bcast && !d_mcast && own_m_a;
+wire vmac_a = !d_bcast && !d_mcast && !own_m_a && (|lk_vmac_m);
+wire grp_hit_a = |lk_grp_m;
+// lowest enabled group index wins
+reg [GW-1:0] grp_a;
+integer i;
+always @* begin
+    grp_a = 0;
+    if (v_a) begin
+        for (i = GROUPS - 1; i >= 0; i = i - 1) begin
+            if (lk_grp_m[i]) begin
+                grp_a = i[GW-1:0];
+            end
+        end
+    end
+end
+wire [15:0] dport_a = key_a[15:0];
+
 wire other_a = !(bcast_a || mcast_a || own_a || vmac_a);
 reg [1:0] kind_an;
 reg [3:0] dcnt_an;     // drop counter index
@@ -309,35 +295,37 @@ always @* begin
     kind_an = K_DROP;
     dcnt_an = `OFL_CNT_DROP_NOT_FOR_US;
     reason_an = 4'd0;
-    if (ovs_a) begin
+    if (!v_a) begin
+        kind_an = K_DROP;
+    end else if (ovs_a) begin
         dcnt_an = `OFL_CNT_DROP_OVERSIZE;
-    end else if (runt_a) begin
+    end else if (d_runt) begin
         dcnt_an = `OFL_CNT_DROP_RUNT;
-    end else if (is_arp_a) begin
-        if (arp_short_a) begin
+    end else if (d_is_arp) begin
+        if (d_arp_short) begin
             dcnt_an = `OFL_CNT_DROP_MALFORMED;
-        end else if (arp_req_a && (bcast_a || own_a || vmac_a) && grp_hit_a) begin
+        end else if (d_arp_request && (bcast_a || own_a || vmac_a) && grp_hit_a) begin
             kind_an = K_ARP;
         end else if (!other_a) begin
             kind_an = K_HOST;
             reason_an = `OFL_REASON_ARP;
         end
-    end else if (is_ipv4_a) begin
+    end else if (d_is_ipv4) begin
         if (other_a) begin
             dcnt_an = `OFL_CNT_DROP_NOT_FOR_US;
-        end else if (ip_mal_a) begin
+        end else if (d_ip_malformed) begin
             dcnt_an = `OFL_CNT_DROP_MALFORMED;
-        end else if (ip_csum_a) begin
+        end else if (d_ip_bad_csum) begin
             dcnt_an = `OFL_CNT_DROP_BAD_CSUM;
         end else if (bcast_a || mcast_a) begin
             kind_an = K_HOST;
             reason_an = `OFL_REASON_BCAST;
-        end else if (ip_exc_a) begin
+        end else if (d_ip_exception) begin
             kind_an = K_HOST;
             reason_an = `OFL_REASON_EXCEPTION;
-        end else if (ip_l4s_a) begin
+        end else if (d_ip_l4_short) begin
             dcnt_an = `OFL_CNT_DROP_MALFORMED;
-        end else if (is_udp_a && (dport_a == `OFL_GLBP_PORT || {16'd0, dport_a} == sync_port)) begin
+        end else if (d_is_udp && (dport_a == `OFL_GLBP_PORT || {16'd0, dport_a} == sync_port)) begin
             kind_an = K_HOST;
             reason_an = `OFL_REASON_PROTO;
         end else begin
@@ -353,7 +341,8 @@ end
 reg [7:0] rr_ptr[0:GROUPS-1];
 wire mode_a = grp_mode[grp_a];
 wire [7:0] rr_a = rr_ptr[grp_a];
-wire [SAW-1:0] slot_addr_an = {grp_a, mode_a ? sha_crc_a : rr_a};
+wire [SAW-1:0] slot_addr_an = {grp_a, mode_a ? d_sha_crc : rr_a};
+assign gid_sel = {{(6-GW){1'b0}}, grp_a};
 
 always @(posedge clk) begin
     if (adv && v_a && kind_an == K_ARP && !mode_a) begin
@@ -370,16 +359,10 @@ always @(posedge clk) begin
 end
 wire unused_rr_clr = ^rr_clr_grp;
 
-wire [104:0] key_a = {port_a, sip_a, dip_a, proto_a, sport_a, dport_a};
-
 // stash: flops
-reg [164:0] stash[0:FT_STASH-1];
-reg [FT_STASH-1:0] stash_m_an;
-always @* begin
-    for (i = 0; i < FT_STASH; i = i + 1) begin
-        stash_m_an[i] = stash[i][E_VALID] && stash[i][E_KEY +: 105] == key_a;
-    end
-end
+reg [104:0] stash_key[0:FT_STASH-1];
+reg [58:0] stash_act[0:FT_STASH-1];
+reg [FT_STASH-1:0] stash_v;
 
 // ---------------------------------------------------------------- stage B registers + memories
 reg v_b = 1'b0;
@@ -390,9 +373,9 @@ reg [1:0] kind_b;
 reg [3:0] dcnt_b, reason_b;
 reg [GW-1:0] grp_b;
 reg [9:0] gid_b;
-reg [7:0] proto_b, ttl_b, flags_b;
-reg [15:0] ipcs_b, sport_b, dport_b, l4cs_b;
-reg [31:0] sip_b, dip_b;
+reg [7:0] ttl_b, flags_b;
+reg [15:0] ipcs_b, l4cs_b;
+reg [104:0] key_b;
 reg [BW-1:0] bkt_a_b, bkt_b_b;
 reg [SAW-1:0] slot_addr_b;
 reg [FT_STASH-1:0] stash_m_b;
@@ -400,6 +383,8 @@ reg [FT_STASH-1:0] stash_m_b;
 always @(posedge clk) begin
     if (adv) begin
         v_b <= v_a;
+    end
+    if (adv && v_a) begin
         port_b <= port_a;
         ovs_b <= ovs_a;
         len_b <= len_a;
@@ -409,31 +394,32 @@ always @(posedge clk) begin
         reason_b <= reason_an;
         grp_b <= grp_a;
         copy_b <= grp_copy[grp_a];
-        gid_b <= grp_gid[10*grp_a +: 10];
-        vlan_b <= vlan_a;
-        is_tcp_b <= is_tcp_a;
-        is_udp_b <= is_udp_a;
-        proto_b <= proto_a;
-        ttl_b <= ttl_a;
-        flags_b <= flags_a;
-        ipcs_b <= ipcs_a;
-        sip_b <= sip_a;
-        dip_b <= dip_a;
-        sport_b <= sport_a;
-        dport_b <= dport_a;
-        l4cs_b <= l4cs_a;
+        gid_b <= gid_in;
+        vlan_b <= d_vlan;
+        is_tcp_b <= d_is_tcp;
+        is_udp_b <= d_is_udp;
+        ttl_b <= d_ttl;
+        flags_b <= d_tcp_flags;
+        ipcs_b <= d_ip_csum;
+        key_b <= key_a;
+        l4cs_b <= d_l4_csum;
         bkt_a_b <= bkt_a_a;
         bkt_b_b <= bkt_b_a;
         slot_addr_b <= slot_addr_an;
-        stash_m_b <= stash_m_an;
+        for (i = 0; i < FT_STASH; i = i + 1) begin
+            stash_m_b[i] <= stash_v[i] && stash_key[i] == key_a;
+        end
     end
     if (rst) begin
         v_b <= 1'b0;
     end
 end
 
+// memory read ports load when an item enters stage B / C or for a CSR access (F1) or its re-read (F2)
+wire rd_en_b = f1 || f2_reg || (adv && v_a);
+wire rd_en_c = f1 || f2_reg || (adv && v_b);
+
 // flow table ways: memory m = sub * 4 + way, one synchronous read per cycle each
-wire [164:0] ft_q[0:7];
 genvar gm;
 generate
     for (gm = 0; gm < 8; gm = gm + 1) begin : way
@@ -450,30 +436,30 @@ generate
         wire [BW-1:0] rd_addr = f1 ? csr_ft_bkt : f2_reg ? rep_addr : eng_addr;
         wire sel = csr_ft_main && csr_ft_mem == gm;
         wire we = sel && ((f1 && op == OP_FT_WRITE) || (f2_reg && op == OP_FT_INV));
-        // invalidate is a read-modify-write: read in F1, write back without the valid bit in F2
-        wire [164:0] wdata = op == OP_FT_INV ? {1'b0, q[163:0]} : tbl_ft_w;
         always @(posedge clk) begin
-            q <= mem[rd_addr];
+            if (rd_en_b) begin
+                q <= mem[rd_addr];
+            end
+            // invalidate is a read-modify-write: read in F1, write back without the valid bit in F2
             if (we) begin
-                mem[csr_ft_bkt] <= wdata;
+                mem[csr_ft_bkt] <= op == OP_FT_INV ? {q[164:106], 1'b0, q[104:0]} : tbl_ft_w;
             end
         end
-        assign ft_q[gm] = q;
     end
 endgenerate
 
 // stash writes from the CSR
 always @(posedge clk) begin
     if (csr_ft_stash && f1 && op == OP_FT_WRITE) begin
-        stash[csr_stash] <= tbl_ft_w;
+        stash_key[csr_stash] <= tbl_ft_w[M_KEY +: 105];
+        stash_act[csr_stash] <= tbl_ft_w[M_ACT +: 59];
+        stash_v[csr_stash] <= tbl_ft_w[M_VALID];
     end
     if (csr_ft_stash && f1 && op == OP_FT_INV) begin
-        stash[csr_stash][E_VALID] <= 1'b0;
+        stash_v[csr_stash] <= 1'b0;
     end
     if (rst) begin
-        for (i = 0; i < FT_STASH; i = i + 1) begin
-            stash[i][E_VALID] <= 1'b0;
-        end
+        stash_v <= {FT_STASH{1'b0}};
     end
 end
 
@@ -488,42 +474,53 @@ initial begin
 end
 wire [SAW-1:0] slot_rd_addr = f1 ? tbl_idx[SAW-1:0] : f2_reg ? slot_addr_b : slot_addr_an;
 always @(posedge clk) begin
-    slot_q <= slot_mem[slot_rd_addr];
+    if (rd_en_b) begin
+        slot_q <= slot_mem[slot_rd_addr];
+    end
     if (f1 && op == OP_SLOT_WRITE && csr_slot_ok) begin
         slot_mem[tbl_idx[SAW-1:0]] <= tbl_w32[7:0];
     end
 end
 
 // ---------------------------------------------------------------- stage B: flow compare
-wire [104:0] key_b = {port_b, sip_b, dip_b, proto_b, sport_b, dport_b};
+// way w's read register is way[w].q (one macro per way: generate blocks take constant indices)
+`define OFL_WAY_HIT(w, sub, wy, bkt) \
+        if (way[w].q[M_VALID] && way[w].q[M_KEY +: 105] == key_b) begin \
+            hit_bn = 1'b1; \
+            main_idx = {sub, bkt, wy}; \
+            hit_idx_bn = {{(FIW-BW-3){1'b0}}, main_idx}; \
+            hit_act_bn = way[w].q[M_ACT +: 59]; \
+        end
 reg hit_bn;
 reg [FIW-1:0] hit_idx_bn;
-reg [164:0] hit_e_bn;
+reg [58:0] hit_act_bn;
 reg [BW+2:0] main_idx;
 always @* begin
     hit_bn = 1'b0;
     hit_idx_bn = 0;
-    hit_e_bn = 165'd0;
+    hit_act_bn = 59'd0;
     main_idx = 0;
-    // scan from the highest index down so the lowest matching index is the one left
-    for (i = FT_STASH - 1; i >= 0; i = i - 1) begin
-        if (stash_m_b[i]) begin
-            hit_bn = 1'b1;
-            hit_idx_bn = FT_MAIN[FIW-1:0] + i[FIW-1:0];
-            hit_e_bn = stash[i];
+    if (v_b && kind_b == K_FWD) begin
+        // scan from the highest index down so the lowest matching index is the one left
+        for (i = FT_STASH - 1; i >= 0; i = i - 1) begin
+            if (stash_m_b[i]) begin
+                hit_bn = 1'b1;
+                hit_idx_bn = FT_MAIN[FIW-1:0] + i[FIW-1:0];
+                hit_act_bn = stash_act[i];
+            end
         end
-    end
-    for (i = 7; i >= 0; i = i - 1) begin
-        if (ft_q[i][E_VALID] && ft_q[i][E_KEY +: 105] == key_b) begin
-            hit_bn = 1'b1;
-            main_idx = {i[2], i < 4 ? bkt_a_b : bkt_b_b, i[1:0]};
-            hit_idx_bn = {{(FIW-BW-3){1'b0}}, main_idx};
-            hit_e_bn = ft_q[i];
-        end
+        `OFL_WAY_HIT(7, 1'b1, 2'd3, bkt_b_b)
+        `OFL_WAY_HIT(6, 1'b1, 2'd2, bkt_b_b)
+        `OFL_WAY_HIT(5, 1'b1, 2'd1, bkt_b_b)
+        `OFL_WAY_HIT(4, 1'b1, 2'd0, bkt_b_b)
+        `OFL_WAY_HIT(3, 1'b0, 2'd3, bkt_a_b)
+        `OFL_WAY_HIT(2, 1'b0, 2'd2, bkt_a_b)
+        `OFL_WAY_HIT(1, 1'b0, 2'd1, bkt_a_b)
+        `OFL_WAY_HIT(0, 1'b0, 2'd0, bkt_a_b)
     end
 end
 
-wire hit_ttl_dec = hit_e_bn[E_TTL];
+wire hit_ttl_dec = hit_act_bn[E_TTL];
 wire expired_bn = hit_ttl_dec && ttl_b <= 8'd1;
 wire fin_bn = is_tcp_b && (flags_b[0] || flags_b[2]);
 wire [31:0] hit_idx32 = {{(32-FIW){1'b0}}, hit_idx_bn};
@@ -570,6 +567,8 @@ always @* begin
     endcase
 end
 
+`undef OFL_WAY_HIT
+
 // LAST_SEEN: written on every hit and by FT_CMD WRITE; read only by FT_CMD READ
 reg [31:0] ls_mem[0:FT_ENTRIES-1];
 reg [31:0] ls_q;
@@ -607,13 +606,15 @@ reg [1:0] nat_c;
 reg [NHW-1:0] nh_addr_c;
 reg [SAW-1:0] cnt_addr_c;
 
-wire [NHW-1:0] nh_addr_bn = hit_e_bn[E_NH +: NHW];
+wire [NHW-1:0] nh_addr_bn = hit_act_bn[E_NH +: NHW];
 wire [SAW-1:0] cnt_addr_bn = {grp_b, slot_q};
-wire unused_nh = ^hit_e_bn;
+wire unused_nh = ^hit_act_bn;
 
 always @(posedge clk) begin
     if (adv) begin
         v_c <= v_b;
+    end
+    if (adv && v_b) begin
         port_c <= port_b;
         ovs_c <= ovs_b;
         len_c <= len_b;
@@ -629,18 +630,18 @@ always @(posedge clk) begin
         vlan_c <= vlan_b;
         is_tcp_c <= is_tcp_b;
         is_udp_c <= is_udp_b;
-        proto_c <= proto_b;
+        proto_c <= key_b[39:32];
         ttl_c <= ttl_b;
         ipcs_c <= ipcs_b;
-        sip_c <= sip_b;
-        dip_c <= dip_b;
-        sport_c <= sport_b;
-        dport_c <= dport_b;
+        sip_c <= key_b[103:72];
+        dip_c <= key_b[71:40];
+        sport_c <= key_b[31:16];
+        dport_c <= key_b[15:0];
         l4cs_c <= l4cs_b;
         ttl_dec_c <= hit_ttl_dec;
-        nat_c <= hit_e_bn[E_NAT +: 2];
-        natip_c <= hit_e_bn[E_NATIP +: 32];
-        natport_c <= hit_e_bn[E_NATPORT +: 16];
+        nat_c <= hit_act_bn[E_NAT +: 2];
+        natip_c <= hit_act_bn[E_NATIP +: 32];
+        natport_c <= hit_act_bn[E_NATPORT +: 16];
         nh_addr_c <= nh_addr_bn;
         cnt_addr_c <= cnt_addr_bn;
     end
@@ -659,7 +660,9 @@ initial begin
 end
 wire [NHW-1:0] nh_rd_addr = f1 ? tbl_idx[NHW-1:0] : f2_reg ? nh_addr_c : nh_addr_bn;
 always @(posedge clk) begin
-    nh_q <= nh_mem[nh_rd_addr];
+    if (rd_en_c) begin
+        nh_q <= nh_mem[nh_rd_addr];
+    end
     if (f1 && op == OP_NH_WRITE && csr_nh_ok) begin
         nh_mem[tbl_idx[NHW-1:0]] <= tbl_nh_w;
     end
@@ -683,7 +686,9 @@ wire cnt_eng_we = adv && v_c && kind_c == K_ARP;
 wire cnt_csr_we = f1 && op == OP_CNT_WRITE && csr_slot_ok;
 wire [SAW-1:0] cnt_rd_addr = f1 ? tbl_idx[SAW-1:0] : f2_reg ? cnt_addr_c : cnt_addr_bn;
 always @(posedge clk) begin
-    cnt_q <= cnt_mem[cnt_rd_addr];
+    if (rd_en_c) begin
+        cnt_q <= cnt_mem[cnt_rd_addr];
+    end
     if (cnt_eng_we) begin
         cnt_mem[cnt_addr_c] <= cnt_new;
     end else if (cnt_csr_we) begin
@@ -693,10 +698,12 @@ end
 always @(posedge clk) begin
     if (adv) begin
         fwd_v_reg <= cnt_eng_we;
-        fwd_addr_reg <= cnt_addr_c;
-        fwd_data_reg <= cnt_new;
     end else if (f2_reg) begin
         fwd_v_reg <= 1'b0;
+    end
+    if (cnt_eng_we) begin
+        fwd_addr_reg <= cnt_addr_c;
+        fwd_data_reg <= cnt_new;
     end
     if (rst) begin
         fwd_v_reg <= 1'b0;
@@ -742,55 +749,7 @@ wire [15:0] l4cs_calc = ~fold(l4_sum);
 wire l4_upd_cn = nat_ip && l4 && !(is_udp_c && l4cs_c == 16'd0);
 wire [15:0] l4cs_new = is_udp_c && l4cs_calc == 16'd0 ? 16'hFFFF : l4cs_calc;
 
-// ---------------------------------------------------------------- stage D registers
-reg v_d = 1'b0;
-reg port_d, ovs_d, vlan_d, copy_d, is_tcp_d, is_udp_d, event_d, l4_upd_d;
-reg [15:0] len_d;
-reg [1:0] kind_d;
-reg [3:0] reason_d;
-reg [31:0] aux_d;
-reg [15:0] cnt_d;
-reg [9:0] gid_d;
-reg [7:0] fwdr_d, ttl_d;
-reg [15:0] hc_d, sport_d, dport_d, l4cs_d;
-reg [31:0] sip_d, dip_d;
-reg [96:0] nh_d;
-reg [511:0] hdr_q;
-
-always @(posedge clk) begin
-    if (adv) begin
-        v_d <= v_c;
-        port_d <= port_c;
-        ovs_d <= ovs_c;
-        len_d <= len_c;
-        kind_d <= kind_c;
-        reason_d <= reason_c;
-        aux_d <= aux_c;
-        event_d <= event_c;
-        cnt_d <= cnt_c;
-        copy_d <= copy_c;
-        gid_d <= gid_c;
-        fwdr_d <= fwdr_c;
-        vlan_d <= vlan_c;
-        is_tcp_d <= is_tcp_c;
-        is_udp_d <= is_udp_c;
-        ttl_d <= ttl_dec_c ? ttl_new : ttl_c;
-        hc_d <= hc_new;
-        sip_d <= nat_src ? natip_c : sip_c;
-        dip_d <= nat_dst ? natip_c : dip_c;
-        sport_d <= nat_port && nat_src ? natport_c : sport_c;
-        dport_d <= nat_port && nat_dst ? natport_c : dport_c;
-        l4cs_d <= l4cs_new;
-        l4_upd_d <= l4_upd_cn;
-        nh_d <= nh_q;
-        hdr_q <= hdr_buf[tag_c];
-    end
-    if (rst) begin
-        v_d <= 1'b0;
-    end
-end
-
-// ---------------------------------------------------------------- stage D: header splice, decision
+// ---------------------------------------------------------------- C -> D: header splice, decision
 function [47:0] mac_lanes;   // MAC (byte 0 in [47:40]) to frame byte lanes (byte 0 in [7:0])
     input [47:0] m;
     begin
@@ -798,60 +757,88 @@ function [47:0] mac_lanes;   // MAC (byte 0 in [47:40]) to frame byte lanes (byt
     end
 endfunction
 
-reg [367:0] l3n;
-reg [511:0] hdr_fwd;
-always @* begin
-    l3n = vlan_d ? hdr_q[8*18 +: 368] : hdr_q[8*14 +: 368];
-    l3n[8*8 +: 8] = ttl_d;
-    l3n[8*10 +: 8] = hc_d[15:8];
-    l3n[8*11 +: 8] = hc_d[7:0];
-    for (i = 0; i < 4; i = i + 1) begin
-        l3n[8*(12+i) +: 8] = sip_d[8*(3-i) +: 8];
-        l3n[8*(16+i) +: 8] = dip_d[8*(3-i) +: 8];
+// the L3/L4 fields of a forwarded header at L3 offset l3 (a constant)
+wire [7:0] ttl_out = ttl_dec_c ? ttl_new : ttl_c;
+wire [31:0] sip_out = nat_src ? natip_c : sip_c;
+wire [31:0] dip_out = nat_dst ? natip_c : dip_c;
+wire [15:0] sport_out = nat_port && nat_src ? natport_c : sport_c;
+wire [15:0] dport_out = nat_port && nat_dst ? natport_c : dport_c;
+`define OFL_HB(l3, i) dec_reg[DEC_HDR + 8*((l3)+(i)) +: 8]
+`define OFL_SPLICE_L3(l3) \
+    `OFL_HB(l3, 8) <= ttl_out; \
+    `OFL_HB(l3, 10) <= hc_new[15:8]; \
+    `OFL_HB(l3, 11) <= hc_new[7:0]; \
+    `OFL_HB(l3, 12) <= sip_out[31:24]; \
+    `OFL_HB(l3, 13) <= sip_out[23:16]; \
+    `OFL_HB(l3, 14) <= sip_out[15:8]; \
+    `OFL_HB(l3, 15) <= sip_out[7:0]; \
+    `OFL_HB(l3, 16) <= dip_out[31:24]; \
+    `OFL_HB(l3, 17) <= dip_out[23:16]; \
+    `OFL_HB(l3, 18) <= dip_out[15:8]; \
+    `OFL_HB(l3, 19) <= dip_out[7:0]; \
+    if (is_tcp_c || is_udp_c) begin \
+        `OFL_HB(l3, 20) <= sport_out[15:8]; \
+        `OFL_HB(l3, 21) <= sport_out[7:0]; \
+        `OFL_HB(l3, 22) <= dport_out[15:8]; \
+        `OFL_HB(l3, 23) <= dport_out[7:0]; \
+    end \
+    if (l4_upd_cn && is_tcp_c) begin \
+        `OFL_HB(l3, 36) <= l4cs_new[15:8]; \
+        `OFL_HB(l3, 37) <= l4cs_new[7:0]; \
+    end \
+    if (l4_upd_cn && is_udp_c) begin \
+        `OFL_HB(l3, 26) <= l4cs_new[15:8]; \
+        `OFL_HB(l3, 27) <= l4cs_new[7:0]; \
     end
-    if (is_tcp_d || is_udp_d) begin
-        l3n[8*20 +: 8] = sport_d[15:8];
-        l3n[8*21 +: 8] = sport_d[7:0];
-        l3n[8*22 +: 8] = dport_d[15:8];
-        l3n[8*23 +: 8] = dport_d[7:0];
+
+// ---------------------------------------------------------------- stage D: the decision register
+reg v_d = 1'b0;
+reg port_d;
+reg [15:0] cnt_d;
+reg [DEC_W-1:0] dec_reg;
+wire fwd_c = kind_c == K_FWD;
+
+always @(posedge clk) begin
+    if (adv) begin
+        v_d <= v_c;
     end
-    if (l4_upd_d && is_tcp_d) begin
-        l3n[8*36 +: 8] = l4cs_d[15:8];
-        l3n[8*37 +: 8] = l4cs_d[7:0];
+    if (adv && v_c) begin
+        port_d <= port_c;
+        cnt_d <= cnt_c;
+        dec_reg[DEC_HDR +: 512] <= hdr_buf[tag_c];
+        // a forward: the next hop's MACs, TTL, addresses, ports and checksums rewritten in place
+        // (later nonblocking writes of the same bits win)
+        if (fwd_c) begin
+            dec_reg[DEC_HDR +: 48] <= mac_lanes(nh_q[95:48]);
+            dec_reg[DEC_HDR + 48 +: 48] <= mac_lanes(nh_q[47:0]);
+            if (vlan_c) begin
+                `OFL_SPLICE_L3(18)
+            end else begin
+                `OFL_SPLICE_L3(14)
+            end
+        end
+        dec_reg[DEC_LEN +: 16] <= len_c;
+        dec_reg[DEC_HAS_DATA] <= !ovs_c && len_c > 16'd64;
+        dec_reg[DEC_FWD] <= fwd_c;
+        dec_reg[DEC_FWD_PORT] <= nh_q[96];
+        dec_reg[DEC_ARP] <= kind_c == K_ARP;
+        dec_reg[DEC_HOST] <= kind_c == K_HOST || (kind_c == K_ARP && copy_c);
+        dec_reg[DEC_EVENT] <= fwd_c && event_c;
+        dec_reg[DEC_REASON +: 4] <= reason_c;
+        dec_reg[DEC_AUX +: 32] <= aux_c;
+        dec_reg[DEC_GID +: 10] <= gid_c;
+        dec_reg[DEC_FWDR +: 8] <= fwdr_c;
+        dec_reg[DEC_VLAN] <= vlan_c;
     end
-    if (l4_upd_d && is_udp_d) begin
-        l3n[8*26 +: 8] = l4cs_d[15:8];
-        l3n[8*27 +: 8] = l4cs_d[7:0];
+    if (rst) begin
+        v_d <= 1'b0;
     end
-    if (vlan_d) begin
-        hdr_fwd = {l3n, hdr_q[143:0]};
-    end else begin
-        hdr_fwd = {hdr_q[511:480], l3n, hdr_q[111:0]};
-    end
-    hdr_fwd[47:0] = mac_lanes(nh_d[95:48]);
-    hdr_fwd[95:48] = mac_lanes(nh_d[47:0]);
 end
 
-wire fwd_d = kind_d == K_FWD;
-reg [DEC_W-1:0] dec;
-always @* begin
-    dec = {DEC_W{1'b0}};
-    dec[DEC_HDR +: 512] = fwd_d ? hdr_fwd : hdr_q;
-    dec[DEC_LEN +: 16] = len_d;
-    dec[DEC_HAS_DATA] = !ovs_d && len_d > 16'd64;
-    dec[DEC_FWD] = fwd_d;
-    dec[DEC_FWD_PORT] = nh_d[96];
-    dec[DEC_ARP] = kind_d == K_ARP;
-    dec[DEC_HOST] = kind_d == K_HOST || (kind_d == K_ARP && copy_d);
-    dec[DEC_EVENT] = fwd_d && event_d;
-    dec[DEC_REASON +: 4] = reason_d;
-    dec[DEC_AUX +: 32] = aux_d;
-    dec[DEC_GID +: 10] = gid_d;
-    dec[DEC_FWDR +: 8] = fwdr_d;
-    dec[DEC_VLAN] = vlan_d;
-end
+`undef OFL_SPLICE_L3
+`undef OFL_HB
 
-assign m_dec_data = dec;
+assign m_dec_data = dec_reg;
 assign m_dec_valid0 = adv && v_d && !port_d;
 assign m_dec_valid1 = adv && v_d && port_d;
 assign cnt_vec = adv && v_d ? cnt_d : 16'd0;
@@ -863,15 +850,26 @@ assign busy = v_a || v_b || v_c || v_d;
 always @* begin
     tbl_ft_r = 165'd0;
     tbl_r32 = 32'd0;
-    if (csr_ft_main) begin
-        tbl_ft_r = ft_q[csr_ft_mem];
-    end else if (csr_ft_stash) begin
-        tbl_ft_r = stash[csr_stash];
-    end
-    if (op == OP_SLOT_READ && csr_slot_ok) begin
-        tbl_r32 = {24'd0, slot_q};
-    end else if (op == OP_CNT_READ && csr_slot_ok) begin
-        tbl_r32 = cnt_q;
+    if (f2_reg) begin
+        if (csr_ft_main) begin
+            case (csr_ft_mem)
+                3'd0: tbl_ft_r = way[0].q;
+                3'd1: tbl_ft_r = way[1].q;
+                3'd2: tbl_ft_r = way[2].q;
+                3'd3: tbl_ft_r = way[3].q;
+                3'd4: tbl_ft_r = way[4].q;
+                3'd5: tbl_ft_r = way[5].q;
+                3'd6: tbl_ft_r = way[6].q;
+                default: tbl_ft_r = way[7].q;
+            endcase
+        end else if (csr_ft_stash) begin
+            tbl_ft_r = {stash_act[csr_stash], stash_v[csr_stash], stash_key[csr_stash]};
+        end
+        if (op == OP_SLOT_READ && csr_slot_ok) begin
+            tbl_r32 = {24'd0, slot_q};
+        end else if (op == OP_CNT_READ && csr_slot_ok) begin
+            tbl_r32 = cnt_q;
+        end
     end
 end
 assign tbl_ls_r = (csr_ft_main || csr_ft_stash) ? ls_q : 32'd0;

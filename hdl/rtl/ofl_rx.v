@@ -70,12 +70,13 @@ reg in_frame_reg = 1'b0;
 reg [IW-1:0] widx_reg = 0;
 reg [31:0] bytes_reg = 0;
 reg ovs_reg = 1'b0;
-reg [511:0] hdr_reg;
+// header words of the frame being received (word i valid when i < widx_reg)
+reg [DATA_W-1:0] hdr_w[0:HW-1];
 // two descriptor slots (slot 0 is the head): when both ports end a frame in the same cycle, the one
 // the engine serves second still has room for the tlast of a frame only one word long
-reg [511:0] desc_hdr_reg[0:1];
-reg [15:0] desc_len_reg[0:1];
-reg desc_ovs_reg[0:1];
+reg [511:0] desc_hdr0_reg, desc_hdr1_reg;
+reg [15:0] desc_len0_reg, desc_len1_reg;
+reg desc_ovs0_reg, desc_ovs1_reg;
 reg [1:0] desc_cnt_reg = 2'd0;
 reg [CW-1:0] inflight_reg = 0;
 
@@ -106,18 +107,22 @@ wire ovs_now = ovs_reg || len_now > MAX_FRAME;
 wire is_hdr_word = widx_reg < HW_C;
 
 // header: bytes not kept are zero, and a new frame starts from an all-zero header, so bytes past the
-// end of a short frame are deterministic
-reg [DATA_W-1:0] word_masked;
-reg [511:0] hdr_next;
-always @* begin
-    for (k = 0; k < WB; k = k + 1) begin
-        word_masked[8*k +: 8] = s_axis_tkeep[k] ? s_axis_tdata[8*k +: 8] : 8'd0;
+// end of a short frame are deterministic. Each header word is stored as it arrives; the 512-bit
+// header is assembled only at tlast (words before the current one, the current one, zeros).
+function [DATA_W-1:0] masked;
+    input [DATA_W-1:0] d;
+    input [DATA_W/8-1:0] keep;
+    integer b;
+    begin
+        for (b = 0; b < WB; b = b + 1) begin
+            masked[8*b +: 8] = keep[b] ? d[8*b +: 8] : 8'd0;
+        end
     end
-    hdr_next = in_frame_reg ? hdr_reg : 512'd0;
-    if (is_hdr_word) begin
-        hdr_next[widx_reg[IW-2:0]*DATA_W +: DATA_W] = word_masked;
-    end
-end
+endfunction
+
+wire [31:0] widx32 = {{(32-IW){1'b0}}, widx_reg};
+wire [DATA_W-1:0] word_m = masked(s_axis_tdata, s_axis_tkeep);
+integer w;
 
 wire frame_end = xfer && s_axis_tlast;
 
@@ -126,9 +131,9 @@ assign fifo_wr_en = xfer && !is_hdr_word && !ovs_now;
 assign fifo_commit = frame_end && !ovs_now;
 assign fifo_rollback = frame_end && ovs_now;
 
-assign m_desc_hdr = desc_hdr_reg[0];
-assign m_desc_len = desc_len_reg[0];
-assign m_desc_ovs = desc_ovs_reg[0];
+assign m_desc_hdr = desc_hdr0_reg;
+assign m_desc_len = desc_len0_reg;
+assign m_desc_ovs = desc_ovs0_reg;
 assign m_desc_valid = desc_cnt_reg != 2'd0;
 
 wire desc_pop = desc_cnt_reg != 2'd0 && m_desc_ready;
@@ -143,23 +148,27 @@ assign cnt_bytes = len_now;
 assign busy = in_frame_reg || desc_cnt_reg != 2'd0;
 
 always @(posedge clk) begin
-    if (xfer) begin
-        hdr_reg <= hdr_next;
+    if (xfer && is_hdr_word) begin
+        hdr_w[widx_reg[IW-2:0]] <= word_m;
     end
     if (desc_pop && desc_cnt_reg == 2'd2) begin
-        desc_hdr_reg[0] <= desc_hdr_reg[1];
-        desc_len_reg[0] <= desc_len_reg[1];
-        desc_ovs_reg[0] <= desc_ovs_reg[1];
+        desc_hdr0_reg <= desc_hdr1_reg;
+        desc_len0_reg <= desc_len1_reg;
+        desc_ovs0_reg <= desc_ovs1_reg;
     end
     if (to_slot0) begin
-        desc_hdr_reg[0] <= hdr_next;
-        desc_len_reg[0] <= len_sat;
-        desc_ovs_reg[0] <= ovs_now;
+        for (w = 0; w < HW; w = w + 1) begin
+            desc_hdr0_reg[w*DATA_W +: DATA_W] <= w < widx32 ? hdr_w[w] : w == widx32 ? word_m : {DATA_W{1'b0}};
+        end
+        desc_len0_reg <= len_sat;
+        desc_ovs0_reg <= ovs_now;
     end
     if (to_slot1) begin
-        desc_hdr_reg[1] <= hdr_next;
-        desc_len_reg[1] <= len_sat;
-        desc_ovs_reg[1] <= ovs_now;
+        for (w = 0; w < HW; w = w + 1) begin
+            desc_hdr1_reg[w*DATA_W +: DATA_W] <= w < widx32 ? hdr_w[w] : w == widx32 ? word_m : {DATA_W{1'b0}};
+        end
+        desc_len1_reg <= len_sat;
+        desc_ovs1_reg <= ovs_now;
     end
 end
 

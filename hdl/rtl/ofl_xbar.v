@@ -31,8 +31,8 @@ module ofl_xbar #(
 localparam KW = DATA_W / 8;
 
 reg [2:0] lock_reg = 3'd0;
-reg [1:0] sel_reg[0:2];
-reg [1:0] last_reg[0:2];
+reg [5:0] sel_reg;     // per destination d: bits [2*d +: 2]
+reg [5:0] last_reg;
 
 // round-robin: the source after the last one granted goes first
 function [1:0] rr_pick;
@@ -48,46 +48,73 @@ function [1:0] rr_pick;
     end
 endfunction
 
-reg [1:0] act[0:2];     // source served by each destination this cycle (3 = none)
-reg [2:0] req;
+// per destination: the requesting sources and the one served this cycle (3 = none); the outputs
+// are one mux per destination
+reg [1:0] act[0:2];
+reg [2:0] req[0:2];
+reg [DATA_W-1:0] d_data[0:2];
+reg [KW-1:0] d_keep[0:2];
+reg [2:0] d_valid, d_last;
+reg [2:0] rdy;
 integer d, s;
 always @* begin
-    s_axis_tready = 3'd0;
-    m_axis_tdata = {3*DATA_W{1'b0}};
-    m_axis_tkeep = {3*KW{1'b0}};
-    m_axis_tvalid = 3'd0;
-    m_axis_tlast = 3'd0;
+    rdy = 3'd0;
     for (d = 0; d < 3; d = d + 1) begin
         for (s = 0; s < 3; s = s + 1) begin
-            req[s] = s_axis_tvalid[s] && s_axis_tdest[2*s +: 2] == d[1:0];
+            req[d][s] = s_axis_tvalid[s] && s_axis_tdest[2*s +: 2] == d[1:0];
         end
-        act[d] = lock_reg[d] ? sel_reg[d] : rr_pick(req, last_reg[d]);
-        for (s = 0; s < 3; s = s + 1) begin
-            if (act[d] == s[1:0]) begin
-                m_axis_tdata[d*DATA_W +: DATA_W] = s_axis_tdata[s*DATA_W +: DATA_W];
-                m_axis_tkeep[d*KW +: KW] = s_axis_tkeep[s*KW +: KW];
-                m_axis_tvalid[d] = req[s];
-                m_axis_tlast[d] = s_axis_tlast[s];
-                s_axis_tready[s] = m_axis_tready[d] && s_axis_tdest[2*s +: 2] == d[1:0];
+        act[d] = lock_reg[d] ? sel_reg[2*d +: 2] : rr_pick(req[d], last_reg[2*d +: 2]);
+        case (act[d])
+            2'd0: begin
+                d_data[d] = s_axis_tdata[0 +: DATA_W];
+                d_keep[d] = s_axis_tkeep[0 +: KW];
+                d_valid[d] = req[d][0];
+                d_last[d] = s_axis_tlast[0];
+                rdy[0] = m_axis_tready[d] && s_axis_tdest[1:0] == d[1:0];
             end
-        end
+            2'd1: begin
+                d_data[d] = s_axis_tdata[DATA_W +: DATA_W];
+                d_keep[d] = s_axis_tkeep[KW +: KW];
+                d_valid[d] = req[d][1];
+                d_last[d] = s_axis_tlast[1];
+                rdy[1] = m_axis_tready[d] && s_axis_tdest[3:2] == d[1:0];
+            end
+            2'd2: begin
+                d_data[d] = s_axis_tdata[2*DATA_W +: DATA_W];
+                d_keep[d] = s_axis_tkeep[2*KW +: KW];
+                d_valid[d] = req[d][2];
+                d_last[d] = s_axis_tlast[2];
+                rdy[2] = m_axis_tready[d] && s_axis_tdest[5:4] == d[1:0];
+            end
+            default: begin
+                d_data[d] = {DATA_W{1'b0}};
+                d_keep[d] = {KW{1'b0}};
+                d_valid[d] = 1'b0;
+                d_last[d] = 1'b0;
+            end
+        endcase
     end
+    s_axis_tready = rdy;
+    m_axis_tdata = {d_data[2], d_data[1], d_data[0]};
+    m_axis_tkeep = {d_keep[2], d_keep[1], d_keep[0]};
+    m_axis_tvalid = d_valid;
+    m_axis_tlast = d_last;
 end
 
 always @(posedge clk) begin
     for (d = 0; d < 3; d = d + 1) begin
         if (m_axis_tvalid[d] && m_axis_tready[d]) begin
             lock_reg[d] <= !m_axis_tlast[d];
-            sel_reg[d] <= act[d];
+            sel_reg[2*d +: 2] <= act[d];
             if (m_axis_tlast[d]) begin
-                last_reg[d] <= act[d];
+                last_reg[2*d +: 2] <= act[d];
             end
         end
     end
     if (rst) begin
         lock_reg <= 3'd0;
         for (d = 0; d < 3; d = d + 1) begin
-            last_reg[d] <= 2'd2;
+            last_reg[2*d +: 2] <= 2'd2;
         end
     end
 end

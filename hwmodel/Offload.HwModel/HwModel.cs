@@ -190,6 +190,23 @@ public sealed unsafe class HwModel : IDisposable
     public ulong Run(ulong cycles) => Call(_api.Run(H, cycles));
 
     /// <summary>
+    /// The benchmark's traffic loop run entirely in C++ (see ofm_traffic_loop): the baseline that the same
+    /// loop driven from C# is compared with.
+    /// </summary>
+    public ulong TrafficLoop(ReadOnlySpan<byte> frame0, ReadOnlySpan<byte> frame1, int depth, ulong step, ulong cycles)
+    {
+        if (frame0.Length != frame1.Length || frame0.IsEmpty)
+            throw new ArgumentException("both frames must have the same, non-zero length", nameof(frame1));
+        ArgumentOutOfRangeException.ThrowIfLessThan(depth, 1);
+        ArgumentOutOfRangeException.ThrowIfZero(step);
+        fixed (byte* f0 = frame0)
+        fixed (byte* f1 = frame1)
+        {
+            return Call(_api.TrafficLoop(H, f0, f1, (uint)frame0.Length, (uint)depth, step, cycles));
+        }
+    }
+
+    /// <summary>
     /// Runs until every ingress queue is empty and the design reports <c>idle</c> for a few cycles in a row,
     /// or <paramref name="maxCycles"/> have run. Returns the cycles run (== max when it never went idle).
     /// </summary>

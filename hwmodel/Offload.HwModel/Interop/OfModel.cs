@@ -52,6 +52,7 @@ internal abstract unsafe class OfmApi
     public abstract void SetTxReady(nint m, int port, uint pattern);
     public abstract ulong TxViolations(nint m, int port);
     public abstract uint RxPending(nint m, int port);
+    public abstract ulong TrafficLoop(nint m, byte* frame0, byte* frame1, uint len, uint depth, ulong step, ulong cycles);
 
     public static readonly int[] Widths = [64, 32];
 
@@ -135,7 +136,10 @@ internal sealed unsafe partial class OfmApiW64 : OfmApi
     public override void SetTxReady(nint m, int port, uint pattern) => ofm_set_tx_ready(m, port, pattern);
     public override ulong TxViolations(nint m, int port) => ofm_tx_violations(m, port);
     public override uint RxPending(nint m, int port) => ofm_rx_pending(m, port);
+    public override ulong TrafficLoop(nint m, byte* frame0, byte* frame1, uint len, uint depth, ulong step, ulong cycles) =>
+        ofm_traffic_loop(m, frame0, frame1, len, depth, step, cycles);
 
+    [LibraryImport(Lib)] private static partial ulong ofm_traffic_loop(nint m, byte* frame0, byte* frame1, uint len, uint depth, ulong step, ulong cycles);
     [LibraryImport(Lib)] private static partial nint ofm_create();
     [LibraryImport(Lib)] private static partial void ofm_destroy(nint m);
     [LibraryImport(Lib)] private static partial int ofm_data_width();
@@ -181,7 +185,10 @@ internal sealed unsafe partial class OfmApiW32 : OfmApi
     public override void SetTxReady(nint m, int port, uint pattern) => ofm_set_tx_ready(m, port, pattern);
     public override ulong TxViolations(nint m, int port) => ofm_tx_violations(m, port);
     public override uint RxPending(nint m, int port) => ofm_rx_pending(m, port);
+    public override ulong TrafficLoop(nint m, byte* frame0, byte* frame1, uint len, uint depth, ulong step, ulong cycles) =>
+        ofm_traffic_loop(m, frame0, frame1, len, depth, step, cycles);
 
+    [LibraryImport(Lib)] private static partial ulong ofm_traffic_loop(nint m, byte* frame0, byte* frame1, uint len, uint depth, ulong step, ulong cycles);
     [LibraryImport(Lib)] private static partial nint ofm_create();
     [LibraryImport(Lib)] private static partial void ofm_destroy(nint m);
     [LibraryImport(Lib)] private static partial int ofm_data_width();
