@@ -56,4 +56,14 @@ benchDataplane.SetAction(r => Cli.Guard(() =>
 var bench = new Command("bench", "benchmarks that print figures") { benchDataplane };
 root.Subcommands.Add(bench);
 
+// offload glbp watch
+var watchPcap = new Option<FileInfo?>("--pcap") { Description = "pcap or pcapng capture (Ethernet) to read" };
+var watchInterface = new Option<string?>("--interface") { Description = "Linux interface to watch live (needs root or CAP_NET_RAW)" };
+var watchKey = new Option<string?>("--key") { Description = "check every message's authentication (text, MD5 or Offload HMAC) against this key" };
+var watchSeconds = new Option<int?>("--seconds") { Description = "with --interface: stop after this many seconds instead of at Ctrl-C" };
+var glbpWatch = new Command("watch", "decode GLBP from a capture or live and show each group as an observer learns it, like show glbp") { watchPcap, watchInterface, json, watchKey, watchSeconds };
+glbpWatch.SetAction(r => Cli.Guard(() => GlbpWatch.Run(r.GetValue(watchPcap), r.GetValue(watchInterface), r.GetValue(json), r.GetValue(watchKey), r.GetValue(watchSeconds))));
+var glbp = new Command("glbp", "GLBP tools") { glbpWatch };
+root.Subcommands.Add(glbp);
+
 return root.Parse(args).Invoke();
