@@ -1,0 +1,358 @@
+using Offload.Protocol.Glbp;
+
+namespace Offload.Group;
+
+// Virtual forwarders: assignment by the Active AVG, this member's AVF states, takeover by the best secondary,
+// forwarder preemption by the owner, and the redirect and timeout timers that retire a lost owner's vMAC.
+public sealed partial class GlbpGroup
+{
+    private sealed class Forwarder
+    {
+        public byte Number;
+        public ulong Vmac;
+
+        /// <summary>The primary: the member the AVG assigned this forwarder to, by its MAC (0 when unknown).</summary>
+        public ulong OwnerMac;
+
+        public ForwarderState State;
+
+        /// <summary>The other member forwarding it now, or 0 (none known, or we forward it).</summary>
+        public uint HolderIp;
+
+        /// <summary>
+        /// With a holder: when its claim lapses. Without one: the earliest moment secondaries may compete, so a
+        /// member that just learned the forwarder first listens for a hold time to find out who holds it.
+        /// </summary>
+        public long HolderDeadline;
+
+        public long PreemptAt = Never;
+        public long OwnerLostAt = Never;
+        public bool Redirected;
+        public uint Seen;
+    }
+
+    private uint _seenStamp;
+
+    private bool Eligible => _weighting.Forwarding && _state >= GatewayState.Listen;
+
+    private void HandleForwarders(GlbpPacket packet, Peer peer, long now)
+    {
+        // The Active AVG's table is the group's; while we are the AVG nobody else's overrides ours.
+        bool fromAvg = peer.State == GlbpVgState.Active && _state != GatewayState.Active;
+        uint stamp = ++_seenStamp;
+        foreach (var tlv in packet.Forwarders)
+        {
+            byte n = tlv.Forwarder;
+            if (n == 0)
+                continue;
+            ulong owner = tlv.Unknown22 & MacMask;
+            // Cisco does not (as far as anyone has decoded) put the owner in the TLV; there the sender that
+            // forwards it is the best guess of its owner.
+            if (owner == 0 && tlv.State == GlbpVfState.Active)
+                owner = peer.Mac;
+            Forwarder f = _forwarders[n] ?? AddForwarder(n, owner, now);
+            if (fromAvg && owner != 0 && owner != f.OwnerMac)
+            {
+                f.OwnerMac = owner;
+                f.PreemptAt = Never;
+            }
+            f.Seen = stamp;
+            if (tlv.State == GlbpVfState.Active)
+                PeerClaims(f, peer, now);
+            else if (f.HolderIp == peer.Ip)
+                DropHolder(f, now); // it gave the forwarder up (weighting, shutdown): no need to wait for its hold
+        }
+        // A hello with room for one more TLV listed everything its sender knows: what the AVG left out is gone.
+        bool complete = packet.Bytes.Length + GlbpForwarder.Length <= GlbpProtocol.MaxLength;
+        if (!fromAvg || !complete)
+            return;
+        foreach (var f in _forwarders)
+        {
+            if (f is not null && f.Seen != stamp)
+                RemoveForwarder(f, ForwarderNoticeKind.Withdrawn, Reasons.Withdrawn);
+        }
+    }
+
+    private void PeerClaims(Forwarder f, Peer peer, long now)
+    {
+        if (f.State == ForwarderState.Active)
+        {
+            bool peerIsOwner = peer.Mac == f.OwnerMac;
+            bool peerWins = peerIsOwner
+                || (f.OwnerMac != _options.LocalMac && Better(peer.Weight, peer.Ip, _weighting.Current, _options.LocalIp));
+            if (!peerWins)
+            {
+                _sendNow = true; // our claim makes it yield
+                return;
+            }
+            SetForwarderState(f, ForwarderState.Listen, peerIsOwner ? Reasons.YieldOwner : Reasons.YieldBetter);
+        }
+        f.HolderIp = peer.Ip;
+        f.HolderDeadline = now + peer.HoldTicks;
+    }
+
+    private static void DropHolder(Forwarder f, long now)
+    {
+        f.HolderIp = 0;
+        f.HolderDeadline = now;
+    }
+
+    private Forwarder AddForwarder(byte n, ulong owner, long now)
+    {
+        var f = new Forwarder
+        {
+            Number = n,
+            Vmac = GlbpVirtualMac.Create(_options.Group, n),
+            OwnerMac = owner,
+            State = ForwarderState.Init,
+            HolderDeadline = now + _holdTicks,
+        };
+        _forwarders[n] = f;
+        _pending.Add(new ForwarderNotice(Stamp, _options.Group, n, owner, ForwarderNoticeKind.Added));
+        return f;
+    }
+
+    private void RemoveForwarder(Forwarder f, ForwarderNoticeKind kind, string reason)
+    {
+        SetForwarderState(f, ForwarderState.Init, reason);
+        _forwarders[f.Number] = null;
+        _loads[f.Number] = 0;
+        _pending.Add(new ForwarderNotice(Stamp, _options.Group, f.Number, f.OwnerMac, kind));
+    }
+
+    /// <summary>The AVG gives each member without a forwarder the lowest free number, in the order it heard them.</summary>
+    private void AssignForwarders(long now)
+    {
+        EnsureAssigned(_options.LocalMac, now);
+        foreach (var p in _peers)
+            EnsureAssigned(p.Mac, now);
+    }
+
+    private void EnsureAssigned(ulong mac, long now)
+    {
+        if (mac == 0)
+            return;
+        int count = 0;
+        int free = 0;
+        for (int n = 1; n < _forwarders.Length; n++)
+        {
+            Forwarder? f = _forwarders[n];
+            if (f is null)
+            {
+                if (free == 0 && n <= _options.MaxForwarders)
+                    free = n;
+                continue;
+            }
+            if (f.OwnerMac == mac)
+                return;
+            count++;
+        }
+        if (count >= _options.MaxForwarders || free == 0)
+            return;
+        // Secondaries (this AVG included) give the new owner a hold time to claim it before competing.
+        Forwarder added = AddForwarder((byte)free, mac, now);
+        Log.Assigned(_log, _options.Group, added.Number, mac);
+    }
+
+    private void EvaluateForwarders(long now)
+    {
+        bool eligible = Eligible;
+        foreach (var f in _forwarders)
+        {
+            if (f is null)
+                continue;
+            if (f.HolderIp != 0 && now >= f.HolderDeadline)
+                DropHolder(f, now);
+            if (!TrackOwner(f, now))
+                continue;
+
+            bool mine = f.OwnerMac == _options.LocalMac;
+            if (!eligible)
+            {
+                f.PreemptAt = Never;
+                SetForwarderState(f, ForwarderState.Listen, _state >= GatewayState.Listen ? Reasons.BelowThreshold : Reasons.Disabled);
+                continue;
+            }
+            if (mine)
+                EvaluateOwned(f, now);
+            else
+                EvaluateSecondary(f, now);
+        }
+    }
+
+    /// <summary>Runs the redirect and timeout timers; false when the forwarder has just been deleted.</summary>
+    private bool TrackOwner(Forwarder f, long now)
+    {
+        bool ownerAlive = f.OwnerMac == _options.LocalMac || (f.OwnerMac != 0 && FindPeerByMac(f.OwnerMac) is not null);
+        if (ownerAlive)
+        {
+            f.OwnerLostAt = Never;
+            if (f.Redirected)
+            {
+                f.Redirected = false;
+                _pending.Add(new ForwarderNotice(Stamp, _options.Group, f.Number, f.OwnerMac, ForwarderNoticeKind.Restored));
+            }
+            return true;
+        }
+        if (f.OwnerLostAt == Never)
+            f.OwnerLostAt = now;
+        if (now >= f.OwnerLostAt + _timeoutTicks)
+        {
+            RemoveForwarder(f, ForwarderNoticeKind.TimedOut, Reasons.TimedOut);
+            return false;
+        }
+        if (!f.Redirected && now >= f.OwnerLostAt + _redirectTicks)
+        {
+            f.Redirected = true;
+            _pending.Add(new ForwarderNotice(Stamp, _options.Group, f.Number, f.OwnerMac, ForwarderNoticeKind.Redirected));
+        }
+        return true;
+    }
+
+    private void EvaluateOwned(Forwarder f, long now)
+    {
+        if (f.State == ForwarderState.Active)
+            return;
+        // A member that has only just joined first listens for a hold time: its forwarder may be held by a
+        // secondary since it went away, and then it must wait for the preempt delay rather than grab it.
+        if (f.HolderIp == 0 && now < f.HolderDeadline && now < _joinedAt + _holdTicks)
+        {
+            SetForwarderState(f, ForwarderState.Listen, Reasons.Secondary);
+            return;
+        }
+        if (f.HolderIp == 0)
+        {
+            f.PreemptAt = Never;
+            SetForwarderState(f, ForwarderState.Active, Reasons.Assigned);
+            return;
+        }
+        SetForwarderState(f, ForwarderState.Listen, Reasons.Secondary);
+        if (!_options.ForwarderPreempt)
+            return;
+        if (f.PreemptAt == Never)
+            f.PreemptAt = now + _forwarderPreemptTicks;
+        if (now < f.PreemptAt)
+            return;
+        f.PreemptAt = Never;
+        DropHolder(f, now); // the holder yields when it hears the owner's claim
+        SetForwarderState(f, ForwarderState.Active, Reasons.ForwarderPreempt);
+    }
+
+    private void EvaluateSecondary(Forwarder f, long now)
+    {
+        f.PreemptAt = Never;
+        if (f.State == ForwarderState.Active)
+            return;
+        if (f.HolderIp != 0 || now < f.HolderDeadline)
+        {
+            SetForwarderState(f, ForwarderState.Listen, Reasons.Secondary);
+            return;
+        }
+        // Nobody forwards it. An owner that is alive and willing takes it itself; otherwise the eligible
+        // secondary with the highest weighting (then address) does, and the rest look again after a hold time
+        // in case the winner is itself gone.
+        Peer? owner = FindPeerByMac(f.OwnerMac);
+        if (owner is not { Eligible: true } && IAmBestSecondary(f))
+        {
+            SetForwarderState(f, ForwarderState.Active, Reasons.Takeover);
+            return;
+        }
+        f.HolderDeadline = now + _holdTicks;
+        SetForwarderState(f, ForwarderState.Listen, Reasons.Secondary);
+    }
+
+    private bool IAmBestSecondary(Forwarder f)
+    {
+        foreach (var p in _peers)
+        {
+            if (p.Eligible && p.Mac != f.OwnerMac && Better(p.Weight, p.Ip, _weighting.Current, _options.LocalIp))
+                return false;
+        }
+        return true;
+    }
+
+    private void SetForwarderState(Forwarder f, ForwarderState to, string reason)
+    {
+        ForwarderState from = f.State;
+        if (from == to)
+            return;
+        f.State = to;
+        if (_state >= GatewayState.Listen)
+            _sendNow = true;
+        Log.ForwarderState(_log, _options.Group, f.Number, from, to, reason);
+        _pending.Add(new ForwarderStateChanged(Stamp, _options.Group, f.Number, f.Vmac, from, to, reason));
+    }
+
+    /// <summary>Writes the vMAC filter and, on the Active AVG only, the ARP responder, when they change.</summary>
+    private void UpdatePlane()
+    {
+        int active = 0;
+        bool vmacsChanged = false;
+        foreach (var f in _forwarders)
+        {
+            if (f is { State: ForwarderState.Active })
+            {
+                vmacsChanged |= active >= _writtenVmacs.Length || _writtenVmacs[active] != f.Vmac;
+                active++;
+            }
+        }
+        if (vmacsChanged || active != _writtenVmacs.Length || !_planeWritten)
+        {
+            var vmacs = new ulong[active];
+            int i = 0;
+            foreach (var f in _forwarders)
+            {
+                if (f is { State: ForwarderState.Active })
+                    vmacs[i++] = f.Vmac;
+            }
+            _writtenVmacs = vmacs;
+            _plane.SetVmacs(_options.Group, vmacs);
+        }
+
+        int slots = _state == GatewayState.Active && _virtualIp != 0 ? BuildSlots() : 0;
+        bool enabled = slots > 0;
+        bool arpChanged = !_planeWritten || enabled != _arpEnabledWritten || (enabled && _loadBalancing != _arpModeWritten)
+            || (enabled && !_slots.AsSpan().SequenceEqual(_writtenSlots));
+        _planeWritten = true;
+        if (!arpChanged)
+            return;
+        _arpEnabledWritten = enabled;
+        _arpModeWritten = _loadBalancing;
+        _slots.CopyTo(_writtenSlots, 0);
+        _plane.SetArpResponder(_options.Group, _virtualIp, enabled, enabled ? _slots : ReadOnlySpan<byte>.Empty, _loadBalancing);
+    }
+
+    /// <summary>
+    /// Hands out every forwarder someone forwards, except those past their redirect time, weighted by the
+    /// weighting of whoever forwards it now.
+    /// </summary>
+    private int BuildSlots()
+    {
+        Span<byte> numbers = stackalloc byte[SlotTableBuilder.SlotCount];
+        Span<double> weights = stackalloc double[SlotTableBuilder.SlotCount];
+        Span<double> loads = stackalloc double[SlotTableBuilder.SlotCount];
+        int k = 0;
+        foreach (var f in _forwarders)
+        {
+            if (f is null || f.Redirected || k == SlotTableBuilder.SlotCount)
+                continue;
+            double weight;
+            if (f.State == ForwarderState.Active)
+                weight = _weighting.Current;
+            else if (f.HolderIp != 0 && FindPeer(f.HolderIp) is { } holder)
+                weight = holder.Weight;
+            else
+                continue;
+            numbers[k] = f.Number;
+            weights[k] = weight;
+            loads[k] = _loads[f.Number];
+            k++;
+        }
+        return _loadBalancing switch
+        {
+            GlbpLoadBalancing.Weighted => SlotTableBuilder.Build(numbers[..k], weights[..k], _slots),
+            GlbpLoadBalancing.LoadBased => SlotTableBuilder.BuildLoadBased(numbers[..k], weights[..k], loads[..k], _slots),
+            _ => SlotTableBuilder.BuildEqual(numbers[..k], _slots),
+        };
+    }
+}
