@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Offload.Device;
+using Offload.Group;
 
 namespace Offload.Cli;
 
@@ -209,35 +210,21 @@ public sealed class TablesFile
 
 public sealed class ConfigException(string message) : Exception(message);
 
-/// <summary>Turns forwarder weights into a slot table: each forwarder holds slots in proportion to its weight.</summary>
+/// <summary>Turns forwarder weights from a config file into a slot table, with the group's own builder.</summary>
 public static class SlotTable
 {
     public static byte[] FromWeights(IReadOnlyList<(byte Forwarder, int Weight)> weights, int slots)
     {
         ArgumentNullException.ThrowIfNull(weights);
-        long total = weights.Sum(w => (long)w.Weight);
-        if (total == 0)
-            throw new ConfigException("at least one forwarder needs a weight above 0");
-        // Largest-remainder apportionment, then interleave so round-robin alternates forwarders
-        // instead of answering a run of hosts with the same one.
-        var counts = weights.Select(w => (w.Forwarder, Count: (int)(w.Weight * (long)slots / total), Rem: w.Weight * (long)slots % total)).ToList();
-        int left = slots - counts.Sum(c => c.Count);
-        foreach (int i in Enumerable.Range(0, counts.Count).OrderByDescending(i => counts[i].Rem).ThenBy(i => i).Take(left))
-            counts[i] = (counts[i].Forwarder, counts[i].Count + 1, counts[i].Rem);
+        if (slots != SlotTableBuilder.SlotCount)
+            throw new ConfigException($"the data plane has {slots} slots per group; slot tables are built for {SlotTableBuilder.SlotCount}");
+        var forwarders = new byte[weights.Count];
+        var w = new double[weights.Count];
+        for (int i = 0; i < weights.Count; i++)
+            (forwarders[i], w[i]) = (weights[i].Forwarder, weights[i].Weight);
         var table = new byte[slots];
-        var credit = new double[counts.Count];
-        for (int s = 0; s < slots; s++)
-        {
-            int best = -1;
-            for (int i = 0; i < counts.Count; i++)
-            {
-                credit[i] += counts[i].Count;
-                if (counts[i].Count > 0 && (best < 0 || credit[i] > credit[best]))
-                    best = i;
-            }
-            table[s] = counts[best].Forwarder;
-            credit[best] -= slots;
-        }
+        if (SlotTableBuilder.Build(forwarders, w, table) == 0)
+            throw new ConfigException("at least one forwarder needs a weight above 0");
         return table;
     }
 }
