@@ -97,8 +97,7 @@ public sealed class Dataplane
         {
             MacAddress? mac = i < config.Vmacs.Length ? config.Vmacs[i] : null;
             ops.Add(CsrOp.Write(Reg.VmacLo + ((uint)i * Reg.VmacLoStride), mac?.Lo ?? 0));
-            ops.Add(CsrOp.Write(Reg.VmacHi + ((uint)i * Reg.VmacHiStride),
-                mac is { } m ? (m.Hi << RegField.VmacHiMacLsb) | (1u << RegField.VmacHiValidLsb) : 0));
+            ops.Add(CsrOp.Write(Reg.VmacHi + ((uint)i * Reg.VmacHiStride), VmacHiWord(mac)));
         }
 
         for (int i = 0; i < g.Groups; i++)
@@ -136,6 +135,70 @@ public sealed class Dataplane
         }
 
         _device.Batch(CollectionsMarshal.AsSpan(ops), default);
+    }
+
+    /// <summary>Writes one vMAC filter entry; null invalidates it.</summary>
+    public void WriteVmac(int index, MacAddress? mac)
+    {
+        Span<(int Index, MacAddress? Mac)> one = [(index, mac)];
+        WriteVmacs(one);
+    }
+
+    /// <summary>
+    /// Writes a set of vMAC filter entries (null invalidates one) in one batch. Entries being set are written
+    /// before entries being cleared, so a vMAC moving from one index to another is never missing in between.
+    /// </summary>
+    public void WriteVmacs(ReadOnlySpan<(int Index, MacAddress? Mac)> entries)
+    {
+        var g = Geometry;
+        foreach (var (index, _) in entries)
+        {
+            if ((uint)index >= (uint)g.Vmacs)
+                throw new ArgumentOutOfRangeException(nameof(entries), index, $"vMAC filter index {index} is outside the table (0..{g.Vmacs - 1})");
+        }
+        Span<CsrOp> ops = entries.Length <= 32 ? stackalloc CsrOp[2 * entries.Length] : new CsrOp[2 * entries.Length];
+        int k = 0;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            foreach (var (index, mac) in entries)
+            {
+                if ((mac is not null) != (pass == 0))
+                    continue;
+                ops[k++] = CsrOp.Write(Reg.VmacLo + ((uint)index * Reg.VmacLoStride), mac?.Lo ?? 0);
+                ops[k++] = CsrOp.Write(Reg.VmacHi + ((uint)index * Reg.VmacHiStride), VmacHiWord(mac));
+            }
+        }
+        _device.Batch(ops, default);
+    }
+
+    /// <summary>
+    /// Writes one group table entry in one batch: CFG with the enable bit clear, VIP, the slot table, then CFG as
+    /// asked (as <see cref="Apply"/> does, so a half-written table never answers). Null clears the entry (CFG and
+    /// VIP 0). Any write of CFG restarts the group's round-robin pointer at slot 0.
+    /// </summary>
+    public void WriteGroup(int index, GroupConfig? group)
+    {
+        var g = Geometry;
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, g.Groups);
+        uint vipAddr = Reg.GroupVip + ((uint)index * Reg.GroupVipStride);
+        uint cfgAddr = Reg.GroupCfg + ((uint)index * Reg.GroupCfgStride);
+        if (group is null)
+        {
+            Span<CsrOp> clear = [CsrOp.Write(cfgAddr, 0), CsrOp.Write(vipAddr, 0)];
+            _device.Batch(clear, default);
+            return;
+        }
+        if (group.Slots.Length != g.Slots)
+            throw new ArgumentException($"group {index} has {group.Slots.Length} slots, the hardware has {g.Slots}", nameof(group));
+        var ops = new CsrOp[g.Slots + 4];
+        ops[0] = CsrOp.Write(cfgAddr, GroupCfgWord(group, enabled: false));
+        ops[1] = CsrOp.Write(vipAddr, group.VirtualIp);
+        ops[2] = CsrOp.Write(Reg.SlotAddr, (uint)(index * g.Slots));
+        for (int s = 0; s < g.Slots; s++)
+            ops[3 + s] = CsrOp.Write(Reg.SlotData, group.Slots[s]);
+        ops[^1] = CsrOp.Write(cfgAddr, GroupCfgWord(group, group.Enabled));
+        _device.Batch(ops, default);
     }
 
     /// <summary>Rewrites one group's slot table (SLOT_ADDR once, then SLOT_DATA auto-increments).</summary>
@@ -351,6 +414,9 @@ public sealed class Dataplane
         _rxWords = new uint[maxWords];
         _txOps = new CsrOp[maxWords];
     }
+
+    private static uint VmacHiWord(MacAddress? mac) =>
+        mac is { } m ? (m.Hi << RegField.VmacHiMacLsb) | (1u << RegField.VmacHiValidLsb) : 0;
 
     private static uint GroupCfgWord(GroupConfig grp, bool enabled) =>
         ((enabled ? 1u : 0u) << RegField.GroupCfgEnLsb)

@@ -134,6 +134,7 @@ public sealed partial class GlbpGroup
             _sendNow = true;
 
         HandleForwarders(packet, peer, now);
+        HandleLoads(packet, peer);
         return GlbpReceiveResult.Accepted;
     }
 

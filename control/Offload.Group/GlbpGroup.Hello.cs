@@ -75,6 +75,8 @@ public sealed partial class GlbpGroup
             }
         }
 
+        WriteLoads(ref writer, resign);
+
         int length = writer.Length;
         Span<byte> message = _tx.AsSpan(0, length);
         if (auth.Mode is GlbpAuthMode.Md5KeyString or GlbpAuthMode.Md5KeyChain)

@@ -49,6 +49,9 @@ public class GlbpMalformedTests
         yield return Case(GlbpError.DuplicateAuth, 16, With([3, 4, 0, 0, 0xF1, 42, 1, 0, .. new byte[38]]));
         yield return Case(GlbpError.BadOffloadAuth, 13, With([0xF1, 41, 1, 0, .. new byte[37]]));
         yield return Case(GlbpError.BadOffloadAuth, 13, With([0xF1, 42, 2, 0, .. new byte[38]]));
+        yield return Case(GlbpError.BadOffloadLoad, 13, With([0xF2, 11, 1, 0, .. new byte[7]]));
+        yield return Case(GlbpError.BadOffloadLoad, 13, With([0xF2, 13, 1, 0, .. new byte[9]]));
+        yield return Case(GlbpError.BadOffloadLoad, 14, With([0xF2, 12, 0, 0, .. new byte[8]]));
     }
 
     private static TestCaseData Case(GlbpError error, int offset, byte[] input) =>

@@ -39,6 +39,13 @@ public static class GlbpTlvType
     /// TLV, so it is only useful in groups made of Offload gateways, and it is off unless configured.
     /// </summary>
     public const byte OffloadHmac = 0xF1;
+
+    /// <summary>
+    /// Offload's own forwarder-load TLV (see <see cref="GlbpOffloadLoad"/>), not Cisco's. Wireshark's dissector
+    /// (packet-glbp.c) knows only types 1–3 and shows every other type as "Unknown TLV data", skipped by its
+    /// length, as Cisco routers skip TLVs they do not know; 0xF2 sits next to our HMAC TLV, far from Cisco's.
+    /// </summary>
+    public const byte OffloadLoad = 0xF2;
 }
 
 /// <summary>Virtual gateway state as carried in the Hello TLV (values from Wireshark's table).</summary>

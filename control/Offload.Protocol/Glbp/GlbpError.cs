@@ -38,6 +38,8 @@ public enum GlbpError
     DuplicateAuth,
     /// <summary>Offload HMAC TLV of the wrong length or with an unknown algorithm.</summary>
     BadOffloadAuth,
+    /// <summary>Offload load TLV of the wrong length or for forwarder 0.</summary>
+    BadOffloadLoad,
 }
 
 /// <summary>
@@ -72,6 +74,7 @@ public readonly record struct GlbpResult(GlbpError Error, int Offset)
         GlbpError.DuplicateHello => "more than one Hello TLV",
         GlbpError.DuplicateAuth => "more than one authentication TLV",
         GlbpError.BadOffloadAuth => "Offload HMAC TLV malformed",
+        GlbpError.BadOffloadLoad => "Offload load TLV malformed (length must be 12, forwarder 1-255)",
         _ => "unknown error",
     };
 

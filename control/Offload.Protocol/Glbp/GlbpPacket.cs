@@ -50,6 +50,9 @@ public readonly ref struct GlbpPacket
     /// <summary>Request/Response TLVs in wire order.</summary>
     public ForwarderEnumerator Forwarders => new(Bytes);
 
+    /// <summary>Offload load TLVs (<see cref="GlbpOffloadLoad"/>) in wire order.</summary>
+    public OffloadLoadEnumerator OffloadLoads => new(Bytes);
+
     /// <summary>All TLVs in wire order, unknown ones included.</summary>
     public TlvEnumerator Tlvs => new(Bytes);
 
@@ -90,6 +93,7 @@ public readonly ref struct GlbpPacket
                 GlbpTlvType.RequestResponse => CheckForwarder(tlv, at, ref forwarders),
                 GlbpTlvType.Auth => CheckAuth(tlv, at, ref auth, offloadAuth),
                 GlbpTlvType.OffloadHmac => CheckOffloadAuth(tlv, at, ref offloadAuth, auth),
+                GlbpTlvType.OffloadLoad => CheckOffloadLoad(tlv, at),
                 _ => GlbpResult.Ok, // unknown TLVs are skipped by their length
             };
             if (!check.IsOk)
@@ -159,6 +163,15 @@ public readonly ref struct GlbpPacket
         return GlbpResult.Ok;
     }
 
+    private static GlbpResult CheckOffloadLoad(ReadOnlySpan<byte> tlv, int at)
+    {
+        if (tlv.Length != GlbpOffloadLoad.Length)
+            return new(GlbpError.BadOffloadLoad, at + 1);
+        if (tlv[2] == 0)
+            return new(GlbpError.BadOffloadLoad, at + 2);
+        return GlbpResult.Ok;
+    }
+
     /// <summary>One TLV: type, its offset in the message, and its bytes (header included) and value.</summary>
     public readonly ref struct Tlv
     {
@@ -222,6 +235,34 @@ public readonly ref struct GlbpPacket
                 if (_tlvs.Current.Type == GlbpTlvType.RequestResponse)
                 {
                     Current = GlbpForwarder.Read(_tlvs.Current.Raw);
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    public ref struct OffloadLoadEnumerator
+    {
+        private TlvEnumerator _tlvs;
+
+        internal OffloadLoadEnumerator(ReadOnlySpan<byte> bytes)
+        {
+            _tlvs = new TlvEnumerator(bytes);
+            Current = default;
+        }
+
+        public GlbpOffloadLoad Current { get; private set; }
+
+        public readonly OffloadLoadEnumerator GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            while (_tlvs.MoveNext())
+            {
+                if (_tlvs.Current.Type == GlbpTlvType.OffloadLoad)
+                {
+                    Current = GlbpOffloadLoad.Read(_tlvs.Current.Raw);
                     return true;
                 }
             }

@@ -63,6 +63,9 @@ public ref struct GlbpWriter
 
     public void WriteForwarder(in GlbpForwarder forwarder) => forwarder.WriteTo(Take(GlbpForwarder.Length));
 
+    /// <summary>Offload's load TLV for one forwarder (ours; Cisco and Wireshark skip it as unknown).</summary>
+    public void WriteOffloadLoad(in GlbpOffloadLoad load) => load.WriteTo(Take(GlbpOffloadLoad.Length));
+
     /// <summary>Any TLV by type and value (tests, and TLVs we pass through without understanding).</summary>
     public void WriteTlv(byte type, ReadOnlySpan<byte> value)
     {
