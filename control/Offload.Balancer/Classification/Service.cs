@@ -26,6 +26,14 @@ public sealed class BackendState
 
     /// <summary>False once the drain has finished and the service forgot the backend.</summary>
     public bool Attached { get; internal set; } = true;
+
+    /// <summary>
+    /// Load feedback the pool was last built with, 0..1 in 1/<see cref="LoadFeedback.Steps"/> steps (see
+    /// <see cref="Service.SetLoad"/>).
+    /// </summary>
+    public double Overload => OverloadSteps / (double)LoadFeedback.Steps;
+
+    internal int OverloadSteps { get; set; }
 }
 
 /// <summary>
@@ -118,6 +126,44 @@ public sealed class Service
         return true;
     }
 
+    /// <summary>
+    /// How far (in 1/<see cref="LoadFeedback.Steps"/> steps) a reported overload must move from the one the pool
+    /// was built with before the pool is rebuilt. A backend hovering around a value would otherwise rebuild the
+    /// Maglev table on every report; 8 steps is about 3 % of its share.
+    /// </summary>
+    public int LoadHysteresisSteps
+    {
+        get;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            field = value;
+        }
+    } = 8;
+
+    /// <summary>
+    /// Takes a backend's load feedback (0 has headroom .. 1 saturated) into the pool, lowering its share of new
+    /// flows as <see cref="LoadFeedback"/> describes. The pool is rebuilt only when the quantised value moved by
+    /// at least <see cref="LoadHysteresisSteps"/>, or reached 0 or 1 exactly: the ends always count (saturated
+    /// means no new flows), and from an end it again takes a full band to move, so they cannot flap either.
+    /// Gateways fed the same reports in the same order hold the same value and so build the same table.
+    /// </summary>
+    /// <returns>False when the service has no such backend.</returns>
+    public bool SetLoad(string id, double overload)
+    {
+        int steps = LoadFeedback.Quantize(overload);
+        if (!_backends.TryGetValue(id, out var state))
+            return false;
+        int moved = Math.Abs(steps - state.OverloadSteps);
+        bool atEnd = steps is 0 or LoadFeedback.Steps;
+        if (moved != 0 && (moved >= LoadHysteresisSteps || atEnd))
+        {
+            state.OverloadSteps = steps;
+            Rebuild();
+        }
+        return true;
+    }
+
     /// <summary>Starts draining: no new flows from now on; existing ones run until the drain timeout.</summary>
     public bool RemoveBackend(string id)
     {
@@ -202,7 +248,7 @@ public sealed class Service
             return;
         }
         var pool = new PoolSnapshot(_backends.Values.Select(static b =>
-            new Backend(b.Id, b.Draining ? 0 : b.Config.Weight, b.Config.Healthy)));
+            new Backend(b.Id, b.Draining ? 0 : b.Config.Weight, b.Config.Healthy, b.Overload)));
         var byIndex = new BackendState[pool.Count];
         for (int i = 0; i < pool.Count; i++)
             byIndex[i] = _backends[pool[i].Id];
