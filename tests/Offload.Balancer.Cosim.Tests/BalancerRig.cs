@@ -29,14 +29,20 @@ internal sealed class BalancerRig : IDisposable
     private readonly byte[] _buffer = new byte[16384];
 
     public BalancerRig(TrackerOptions? options = null)
+        : this(options, Port0Mac, Port1Mac, Vmac)
+    {
+    }
+
+    /// <summary>A gateway with its own MACs, for tests that run several rigs side by side (each on its own model).</summary>
+    public BalancerRig(TrackerOptions? options, MacAddress port0Mac, MacAddress port1Mac, MacAddress vmac)
     {
         Device = ModelDevice.Create(64);
         Dataplane = new Dataplane(Device);
         var g = Dataplane.ReadGeometry();
         Config = new DataplaneConfig(g);
-        Config.PortMacs[0] = Port0Mac;
-        Config.PortMacs[1] = Port1Mac;
-        Config.Vmacs[0] = Vmac;
+        Config.PortMacs[0] = port0Mac;
+        Config.PortMacs[1] = port1Mac;
+        Config.Vmacs[0] = vmac;
         Dataplane.Apply(Config);
         Options = options ?? new TrackerOptions();
         Time = new FakeTimeProvider(new DateTimeOffset(2025, 1, 1, 0, 0, 0, TimeSpan.Zero));
@@ -80,6 +86,20 @@ internal sealed class BalancerRig : IDisposable
         Loop = new BalancerLoop(Dataplane, Classifier, Tracker);
     }
 
+    /// <summary>
+    /// Adds <paramref name="vmac"/> to the vMAC filter (a takeover) by applying the whole configuration again, with
+    /// the next hops and flow entries the control plane wrote, so the table survives the write.
+    /// </summary>
+    public void AddVmac(MacAddress vmac)
+    {
+        int free = Array.FindIndex(Config.Vmacs, m => m is null);
+        Config.Vmacs[free] = vmac;
+        for (int i = 0; i < Config.NextHops.Length; i++)
+            Config.NextHops[i] = Services.NextHops.Get(i) ?? default;
+        Flows.CopyTo(Config);
+        Dataplane.Apply(Config);
+    }
+
     /// <summary>Applies <paramref name="configure"/> now and on every restart.</summary>
     public void Setup(Action<ServiceTable> configure)
     {
@@ -107,8 +127,8 @@ internal sealed class BalancerRig : IDisposable
             new Ipv4Header(ClientIp(client), UdpVip, IpProtocol.Udp), (ushort)(40000 + client), UdpPort, new byte[payload]);
 
     /// <summary>A reply from backend <paramref name="backend"/> to client <paramref name="client"/>, sent to our port-1 MAC (its gateway).</summary>
-    public static byte[] BackendTcp(int backend, int client, byte flags, ushort backendPort = 8080, int payload = 0) =>
-        FrameBuilder.BuildTcp(new EthernetHeader(Port1Mac.Value, BackendMac(backend).Value),
+    public static byte[] BackendTcp(int backend, int client, byte flags, ushort backendPort = 8080, int payload = 0, MacAddress? gateway = null) =>
+        FrameBuilder.BuildTcp(new EthernetHeader((gateway ?? Port1Mac).Value, BackendMac(backend).Value),
             new Ipv4Header(Ipv4Address.Parse($"198.51.100.{backend}"), ClientIp(client), IpProtocol.Tcp),
             new TcpHeader(backendPort, (ushort)(40000 + client)) { Flags = flags }, new byte[payload]);
 
@@ -154,9 +174,9 @@ internal sealed class BalancerRig : IDisposable
     public ReferencePipeline Reference()
     {
         var cfg = new DataplaneConfig(Config.Geometry);
-        cfg.PortMacs[0] = Port0Mac;
-        cfg.PortMacs[1] = Port1Mac;
-        cfg.Vmacs[0] = Vmac;
+        cfg.PortMacs[0] = Config.PortMacs[0];
+        cfg.PortMacs[1] = Config.PortMacs[1];
+        Config.Vmacs.CopyTo(cfg.Vmacs, 0);
         for (int i = 0; i < cfg.NextHops.Length; i++)
             cfg.NextHops[i] = Services.NextHops.Get(i) ?? default;
         Flows.CopyTo(cfg);

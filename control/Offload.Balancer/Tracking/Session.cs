@@ -36,10 +36,13 @@ public sealed class Session
         LastActivity = now;
     }
 
-    /// <summary>Null only for an entry restored from hardware whose service is no longer configured.</summary>
+    /// <summary>
+    /// Null for a routed flow (no service; see <see cref="SessionTracker.InstallRouted"/>), or for a peer's flow whose
+    /// service this gateway does not configure (<see cref="SessionTracker.InstallFromPeer"/>).
+    /// </summary>
     public Service? Service { get; }
 
-    /// <summary>Null only for an entry restored from hardware whose backend is no longer configured.</summary>
+    /// <summary>Null for a routed flow, and for an entry restored from hardware whose backend is no longer configured.</summary>
     public BackendState? Backend { get; }
 
     public FlowKey Forward { get; }
@@ -66,4 +69,27 @@ public sealed class Session
 
     /// <summary>The dynamic next hop the reverse entry holds a reference to, or -1.</summary>
     internal int ReverseNextHop { get; set; } = -1;
+
+    /// <summary>
+    /// The virtual MAC the client addressed (whose flow this is, for session sync): the source MAC of a NAT
+    /// session's way back, or what a peer told us; null when unknown (DSR and routed flows, restored entries).
+    /// </summary>
+    public MacAddress? Vmac { get; internal set; }
+
+    /// <summary>True for a session installed from a peer's sync record rather than classified here.</summary>
+    public bool FromPeer { get; internal set; }
+
+    /// <summary>The dynamic next hop the forward entry holds (a peer's backend this gateway has not configured), or -1.</summary>
+    internal int ForwardNextHop { get; set; } = -1;
+}
+
+/// <summary>
+/// Told about every session the tracker starts and ends (session sync listens here). Called synchronously from
+/// the tracker's loop, after the entries exist and before they are removed.
+/// </summary>
+public interface ISessionListener
+{
+    void SessionStarted(Session session);
+
+    void SessionEnded(Session session, SessionEnd why);
 }

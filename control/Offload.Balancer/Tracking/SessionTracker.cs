@@ -49,6 +49,7 @@ public sealed class SessionTracker
     private readonly List<Session> _sessions = [];
     private readonly List<Session> _closing = [];
     private readonly List<Session> _ending = [];
+    private readonly List<ISessionListener> _listeners = [];
     private TimeSpan _lastSweep;
 
     public SessionTracker(FlowTableManager flows, ServiceTable services, TrackerOptions? options = null)
@@ -108,6 +109,27 @@ public sealed class SessionTracker
             session.ReverseSeen = _flows.ReadLastSeen(rk3) ?? 0;
         Track(session);
         service.NoteOpened(backend);
+        Counters.Installed++;
+        return session;
+    }
+
+    /// <summary>
+    /// Installs a routed flow (traffic for no service, next hop from the route table): one forward entry, no service
+    /// or backend, aged and ended like any other session. Returns null when the table has no room.
+    /// </summary>
+    public Session? InstallRouted(in FlowKey key, in FlowAction action, bool synOnly)
+    {
+        if (!_flows.TryInsert(key, action, out int index))
+        {
+            Counters.InstallFailed++;
+            return null;
+        }
+        var session = new Session(null, null, key, _services.Now)
+        {
+            State = synOnly ? SessionState.SynOnly : SessionState.Established,
+            ForwardSeen = _flows.ReadLastSeen(index),
+        };
+        Track(session);
         Counters.Installed++;
         return session;
     }
@@ -209,6 +231,87 @@ public sealed class SessionTracker
         return true;
     }
 
+    /// <summary>Adds a listener told about every session started and ended from now on.</summary>
+    public void AddListener(ISessionListener listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        _listeners.Add(listener);
+    }
+
+    public bool RemoveListener(ISessionListener listener) => _listeners.Remove(listener);
+
+    /// <summary>
+    /// Installs a connection a peer gateway classified (session sync, on a vMAC takeover or a restart): the forward
+    /// entry toward <paramref name="forwardHop"/> (a configured backend's index, or a dynamic hop acquired here when
+    /// this gateway does not know the backend), and for NAT the reverse entry toward the client through a client
+    /// next hop acquired here (indices differ between gateways). <paramref name="service"/> and
+    /// <paramref name="backend"/> may be null when this gateway does not configure them (the session is then
+    /// tracked like one restored from hardware). An existing session with this key is returned as it is.
+    /// </summary>
+    /// <returns>The session, or null when the table or the dynamic next hops are full (nothing is left installed).</returns>
+    public Session? InstallFromPeer(Service? service, BackendState? backend, in FlowKey forward, in FlowAction forwardAction,
+        NextHop? forwardHop, in FlowKey? reverse, in FlowAction reverseAction, NextHop? clientHop, MacAddress? vmac, bool synOnly)
+    {
+        if (_byKey.TryGetValue(forward, out var existing))
+            return existing;
+        if (_flows.Contains(forward) || (reverse is { } taken && _flows.Contains(taken)))
+        {
+            // An entry nobody tracks (foreign): never overwrite what we cannot explain.
+            Counters.InstallFailed++;
+            return null;
+        }
+        var nextHops = _services.NextHops;
+        int fwdHop = -1, revHop = -1;
+        var fwdAction = forwardAction;
+        var revAction = reverseAction;
+        if (forwardHop is { } fh)
+        {
+            fwdHop = nextHops.Acquire(fh);
+            fwdAction = fwdAction with { NextHop = (byte)fwdHop };
+        }
+        if (reverse is not null && clientHop is { } ch)
+        {
+            revHop = nextHops.Acquire(ch);
+            revAction = revAction with { NextHop = (byte)revHop };
+        }
+        bool ok = (forwardHop is null || fwdHop >= 0) && (reverse is null || clientHop is null || revHop >= 0);
+        if (ok && reverse is { } rk && !_flows.TryInsert(rk, revAction, out _))
+            ok = false;
+        int index = -1;
+        if (ok && !_flows.TryInsert(forward, fwdAction, out index))
+        {
+            if (reverse is { } rk2)
+                _flows.Remove(rk2);
+            ok = false;
+        }
+        if (!ok)
+        {
+            if (fwdHop >= 0)
+                nextHops.Release(fwdHop);
+            if (revHop >= 0)
+                nextHops.Release(revHop);
+            Counters.InstallFailed++;
+            return null;
+        }
+        var session = new Session(service, backend, forward, _services.Now)
+        {
+            Reverse = reverse,
+            State = synOnly ? SessionState.SynOnly : SessionState.Established,
+            ReverseNextHop = revHop,
+            ForwardNextHop = fwdHop,
+            Vmac = vmac,
+            FromPeer = true,
+            ForwardSeen = _flows.ReadLastSeen(index),
+        };
+        if (reverse is { } rk3)
+            session.ReverseSeen = _flows.ReadLastSeen(rk3) ?? 0;
+        Track(session);
+        if (backend is not null)
+            service?.NoteOpened(backend);
+        Counters.Installed++;
+        return session;
+    }
+
     /// <summary>The idle timeout that applies to <paramref name="session"/> in its current state.</summary>
     public TimeSpan Timeout(Session session)
     {
@@ -230,10 +333,19 @@ public sealed class SessionTracker
         _byKey[s.Forward] = s;
         if (s.Reverse is { } rk)
             _byKey[rk] = s;
+        // The way back leaves from the MAC the client addressed: that is whose flow it is.
+        if (s.Vmac is null && s.ReverseNextHop >= 0)
+            s.Vmac = _services.NextHops.Get(s.ReverseNextHop)?.Source;
+        foreach (var l in _listeners)
+            l.SessionStarted(s);
     }
 
     private void End(Session s, SessionEnd why)
     {
+        foreach (var l in _listeners)
+            l.SessionEnded(s, why);
+        if (s.ForwardNextHop >= 0)
+            _services.NextHops.Release(s.ForwardNextHop);
         _flows.Remove(s.Forward);
         _byKey.Remove(s.Forward);
         if (s.Reverse is { } rk)
@@ -281,6 +393,13 @@ public sealed class SessionTracker
             }
             if (!_services.TryFind(new ServiceKey(key.DstIp, key.Protocol, key.DstPort), out var service))
             {
+                // A routed flow: its route still leads to the next hop it names, so it ages like the ones we install.
+                if (action.Nat == NatMode.None && _services.Routes.TryLookup(key.DstIp, out var route) && route.NextHopIndex == action.NextHop)
+                {
+                    Track(new Session(null, null, key, now) { State = SessionState.Established, ForwardSeen = _flows.ReadLastSeen(index) });
+                    Counters.Restored++;
+                    continue;
+                }
                 Counters.Foreign++;
                 continue;
             }
