@@ -1,5 +1,9 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using Offload.Balancer.Classification;
+using Offload.Balancer.Tracking;
 using Offload.Device;
+using Offload.HwModel;
 using Offload.Protocol;
 using Offload.Protocol.Pcap;
 using Offload.Reference;
@@ -10,9 +14,10 @@ namespace Offload.Cli;
 /// <summary>
 /// The main job for now: one gateway's data plane on the Verilator model. Hosts on the segment ARP for
 /// the group's virtual IP and get vMACs spread by weight; they open TCP connections to a service; the
-/// first packet of each misses and is punted, a flow pair is installed (NAT to a backend and back), the
-/// punted packet is re-sent through the host queue, and every later packet is forwarded by the table
-/// alone. Every output is checked against the reference model.
+/// first packet of each misses and is punted to the real balancer (classifier, weighted Maglev, session
+/// tracker), which installs a flow pair (NAT to a backend and back) and re-sends the punted packet through
+/// the host queue; every later packet is forwarded by the table alone, and the FIN events end the sessions.
+/// Every output is checked against the reference model.
 /// </summary>
 internal static class Demo
 {
@@ -27,11 +32,11 @@ internal static class Demo
     /// <summary>This box forwards for forwarders 1 and 2; 3 and 4 belong to the other gateways of the group.</summary>
     public static readonly int[] LocalForwarders = [1, 2];
     public static readonly (byte Forwarder, int Weight)[] Weights = [(1, 100), (2, 100), (3, 50), (4, 50)];
-    public static readonly (uint Ip, MacAddress Mac)[] Backends =
+    public static readonly (uint Ip, MacAddress Mac, int Weight)[] Backends =
     [
-        (0xC633_6401, MacAddress.Parse("02:00:00:00:01:01")),  // 198.51.100.1
-        (0xC633_6402, MacAddress.Parse("02:00:00:00:01:02")),
-        (0xC633_6403, MacAddress.Parse("02:00:00:00:01:03")),
+        (0xC633_6401, MacAddress.Parse("02:00:00:00:01:01"), 2),  // 198.51.100.1
+        (0xC633_6402, MacAddress.Parse("02:00:00:00:01:02"), 1),
+        (0xC633_6403, MacAddress.Parse("02:00:00:00:01:03"), 1),
     ];
     public const ushort BackendPort = 8080;
 
@@ -104,60 +109,71 @@ internal static class Demo
         AnsiConsole.MarkupLine($"Host-dependent group {GroupId + 1} ({Ipv4Address.Format(HostDependentVip)}): {stable} of {hosts} hosts got the same vMAC on both requests (each request also copied to the host queue).");
         AnsiConsole.WriteLine();
 
-        // 2. First packets: misses go to the classifier, which installs a NAT flow pair and re-sends.
-        Cli.Rule($"2. Hosts open TCP connections to {Ipv4Address.Format(ServiceIp)}:{ServicePort}");
-        var connections = new List<(int Host, FlowKey Forward, FlowKey Reverse, int Backend)>();
-        int notOurs = 0;
+        // 2. The real control plane: a NAT service on the service address with weighted Maglev over the backends.
+        // It talks to the model through a tap that hands it the host frames the comparison with the reference
+        // model has already taken, and passes what it re-injects back through the same comparison.
+        var clock = new ManualClock();
+        var tap = new HostQueueTap(run.Device);
+        var dataplane = new Dataplane(tap);
+        var services = new ServiceTable(dataplane, [Port0Mac, Port1Mac], clock, dynamicNextHops: new Range(16, g.NextHops));
+        var service = services.Add(new ServiceConfig(new ServiceKey(ServiceIp, 6, ServicePort), ForwardingMode.Nat, SchedulerKind.Maglev));
+        for (int b = 0; b < Backends.Length; b++)
+            service.SetBackend(new BackendConfig(BackendId(b), Backends[b].Ip, BackendPort, (byte)b, Backends[b].Mac, Backends[b].Weight));
+        var tracker = new SessionTracker(run.Flows, services);
+        var classifier = new Classifier(dataplane, services, tracker);
+        var loop = new BalancerLoop(dataplane, classifier, tracker);
+        Sync(run, services);
+
+        Cli.Rule($"2. Hosts connect to {Ipv4Address.Format(ServiceIp)}:{ServicePort} (NAT service, Maglev weights {string.Join("/", Backends.Select(b => b.Weight))})");
+        var before = run.Dataplane.ReadCounters();
         for (int h = 0; h < hosts; h++)
         {
             ushort sport = (ushort)(40000 + h);
-            var key = new FlowKey(0, HostIp(h), ServiceIp, 6, sport, ServicePort);
-            var syn = Tcp(learned[h], HostMac(h), HostIp(h), ServiceIp, sport, ServicePort, TcpFlags.Syn);
-            run.Send(0, syn);
-            var outs = run.Flush();
-            var miss = outs.FirstOrDefault(o => o.IsHost && o.Metadata?.Reason == RegConst.ReasonMiss);
-            if (miss is null)
-            {
-                notOurs++;  // addressed to another gateway's vMAC: this box drops it, that gateway forwards it
-                continue;
-            }
-            // Stand-in for the classifier (a later issue): pick a backend by the key's hash.
-            int b = (int)(FlowHash.CrcA(key) % (uint)Backends.Length);
-            var (bip, _) = Backends[b];
-            int hostNh = 16 + h;
-            run.WriteNextHop(hostNh, new NextHop(0, HostMac(h), learned[h]));
-            var reverse = new FlowKey(1, bip, HostIp(h), 6, BackendPort, sport);
-            run.Install(key, new FlowAction((byte)b, TtlDecrement: true, NatMode.Destination, bip, BackendPort));
-            run.Install(reverse, new FlowAction((byte)hostNh, TtlDecrement: true, NatMode.Source, ServiceIp, ServicePort));
-            // Re-send the punted first packet, rewritten by the same rules the table now applies.
-            var rewriter = new ReferencePipeline(run.Config);
-            var rewritten = rewriter.Process(0, miss.Frame).Outputs.First(o => o.Port == 1).Frame;
-            run.SendHost(1, rewritten);
+            int mark = run.Outputs.Count;
+            run.Send(0, Tcp(learned[h], HostMac(h), HostIp(h), ServiceIp, sport, ServicePort, TcpFlags.Syn));
             run.Flush();
-            connections.Add((h, key, reverse, b));
+            // Addressed to another gateway's vMAC, a SYN is dropped here as not ours; that gateway forwards it.
+            RunBalancer(run, tap, loop, services, mark);
         }
-        AnsiConsole.MarkupLine($"{connections.Count} first packets missed the table and were classified; {notOurs} went to vMACs of other gateways and were dropped here as not ours.");
+        var after = run.Dataplane.ReadCounters();
+        AnsiConsole.MarkupLine($"{after.Port0.FlowMiss - before.Port0.FlowMiss} first packets missed the table and were punted; the classifier installed {classifier.Count(ClassifyOutcome.Installed)} NAT connections (forward and return entries) and re-injected each first packet; " +
+            $"{after.Port0.DropNotForUs - before.Port0.DropNotForUs} went to vMACs of other gateways and were dropped here as not ours.");
+        ReportOtherOutcomes(classifier);
 
-        // 3. Established traffic: both directions hit in hardware.
+        // 3. Established traffic: both directions hit in hardware; the last packet of each side carries a FIN.
         const int dataPackets = 8;
-        ulong hitsBefore = run.Dataplane.ReadCounters().Port0.FlowHit + run.Dataplane.ReadCounters().Port1.FlowHit;
-        foreach (var (h, fwd, rev, b) in connections)
+        var connections = tracker.Sessions.Where(s => s.Reverse is not null && s.Backend is not null)
+            .Select(s => (Host: (int)(s.Forward.SrcIp - HostIp(0)), s.Forward, Reverse: s.Reverse!.Value, Backend: s.Backend!))
+            .OrderBy(c => c.Host).ToList();
+        before = run.Dataplane.ReadCounters();
+        int established = run.Outputs.Count;
+        foreach (var (h, fwd, rev, backend) in connections)
         {
             for (int k = 0; k < dataPackets; k++)
             {
                 bool last = k == dataPackets - 1;
                 run.Send(0, Tcp(learned[h], HostMac(h), fwd.SrcIp, fwd.DstIp, fwd.SrcPort, fwd.DstPort,
                     (byte)(TcpFlags.Ack | (last ? TcpFlags.Fin : TcpFlags.Psh)), payload: 100 + (k * 50)));
-                run.Send(1, Tcp(Port1Mac, Backends[b].Mac, rev.SrcIp, rev.DstIp, rev.SrcPort, rev.DstPort,
+                run.Send(1, Tcp(Port1Mac, backend.Config.Mac, rev.SrcIp, rev.DstIp, rev.SrcPort, rev.DstPort,
                     (byte)(TcpFlags.Ack | (last ? TcpFlags.Fin : TcpFlags.Psh)), payload: 400));
             }
         }
         run.Flush();
-        var counters = run.Dataplane.ReadCounters();
-        ulong hits = counters.Port0.FlowHit + counters.Port1.FlowHit - hitsBefore;
-        AnsiConsole.MarkupLine($"{connections.Count * dataPackets * 2} packets of established connections: {hits} forwarded by the flow table without the classifier; {counters.Port0.FinRst + counters.Port1.FinRst} FIN events reported to the host.");
-        var perBackend = connections.GroupBy(c => c.Backend).OrderBy(x => x.Key).Select(x => $"{Ipv4Address.Format(Backends[x.Key].Ip)}: {x.Count()}");
+        after = run.Dataplane.ReadCounters();
+        ulong hits = after.Port0.FlowHit + after.Port1.FlowHit - before.Port0.FlowHit - before.Port1.FlowHit;
+        ulong fins = after.Port0.FinRst + after.Port1.FinRst - before.Port0.FinRst - before.Port1.FinRst;
+        ulong misses = after.Port0.FlowMiss + after.Port1.FlowMiss - before.Port0.FlowMiss - before.Port1.FlowMiss;
+        AnsiConsole.MarkupLine($"{connections.Count * dataPackets * 2} packets of established connections: {hits} forwarded by the flow table without the classifier, {misses} missed; {fins} FIN events reported to the host.");
+        var perBackend = connections.GroupBy(c => c.Backend.Id).OrderBy(x => x.Key, StringComparer.Ordinal)
+            .Select(x => $"{Ipv4Address.Format(x.First().Backend.Config.Address)} (weight {x.First().Backend.Config.Weight}): {x.Count()}");
         AnsiConsole.MarkupLine($"Connections per backend: {string.Join(", ", perBackend)}");
+
+        // The FIN events reach the tracker; once the linger has passed, the entries go.
+        int entriesBefore = run.Flows.Count;
+        RunBalancer(run, tap, loop, services, established);
+        clock.Advance(tracker.Options.FinLinger + TimeSpan.FromSeconds(1));
+        RunBalancer(run, tap, loop, services, run.Outputs.Count);
+        AnsiConsole.MarkupLine($"The tracker saw {tracker.Counters.FinRstEvents} FIN events and, after the {tracker.Options.FinLinger.TotalSeconds:0} s linger (virtual clock), ended {tracker.Counters.EndedFinRst} sessions: flow table {entriesBefore} → {run.Flows.Count} entries.");
         AnsiConsole.WriteLine();
 
         // 4. What the hardware counted, next to the reference model.
@@ -187,6 +203,46 @@ internal static class Demo
         return 1;
     }
 
+    private static string BackendId(int b) => string.Create(CultureInfo.InvariantCulture, $"backend-{b + 1}");
+
+    // Hands the host frames the model produced since output `mark` (already compared with the reference) to the
+    // balancer loop, then sends what the classifier re-injected through the run, so the reference model sees the
+    // same host TX frames, and gives the reference the tables the control plane wrote.
+    private static void RunBalancer(ModelRun run, HostQueueTap tap, BalancerLoop loop, ServiceTable services, int mark)
+    {
+        for (int i = mark; i < run.Outputs.Count; i++)
+        {
+            var o = run.Outputs[i];
+            if (o.IsHost && o.Metadata is { } meta)
+                tap.Receive(meta, o.Frame);
+        }
+        while (loop.Poll() > 0)
+        {
+        }
+        Sync(run, services);
+        foreach (var (port, frame) in tap.TakeSent())
+            run.SendHost(port, frame);
+        run.Flush();
+    }
+
+    private static void Sync(ModelRun run, ServiceTable services)
+    {
+        run.Flows.CopyTo(run.Config);
+        for (int i = 0; i < run.Config.NextHops.Length; i++)
+        {
+            if (services.NextHops.Get(i) is { } nh)
+                run.Config.NextHops[i] = nh;
+        }
+    }
+
+    private static void ReportOtherOutcomes(Classifier classifier)
+    {
+        var others = Enum.GetValues<ClassifyOutcome>().Where(o => o != ClassifyOutcome.Installed && classifier.Count(o) > 0)
+            .Select(o => $"{o}: {classifier.Count(o)}").ToList();
+        if (others.Count > 0)
+            AnsiConsole.MarkupLine($"Other classifier outcomes: {string.Join(", ", others)}");
+    }
+
     public static byte[] Tcp(MacAddress dst, MacAddress src, uint sip, uint dip, ushort sport, ushort dport, byte flags, int payload = 0) =>
         FrameBuilder.BuildTcp(new EthernetHeader(dst.Value, src.Value), new Ipv4Header(sip, dip, 6), new TcpHeader(sport, dport) { Flags = flags }, new byte[payload]);
 
@@ -209,5 +265,129 @@ internal static class Demo
             File.Move(tmp, path, overwrite: true);
             AnsiConsole.MarkupLine($"wrote {Markup.Escape(path)} ({n} frames)");
         }
+    }
+
+    /// <summary>Virtual time for the balancer: the demo moves it on where it says so.</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        private long _ticks;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => _ticks;
+
+        public void Advance(TimeSpan by) => _ticks += by.Ticks;
+    }
+
+    /// <summary>
+    /// The model's registers for the balancer, except the two host queues: HOST_RX serves the frames the run took
+    /// from the model (so both the reference comparison and the balancer see each one), and HOST_TX keeps what the
+    /// balancer commits so the run can send it to the model and the reference model alike.
+    /// </summary>
+    private sealed class HostQueueTap(IDevice inner) : IDevice
+    {
+        private readonly Queue<byte[]> _rx = new();
+        private readonly List<(int Port, byte[] Frame)> _sent = [];
+        private readonly List<byte> _tx = [];
+        private int _rxOffset;
+
+        public string Transport => inner.Transport;
+
+        public void Receive(HostMetadata meta, byte[] frame)
+        {
+            var entry = new byte[HostMetadata.Size + frame.Length];
+            meta.WriteTo(entry);
+            frame.CopyTo(entry, HostMetadata.Size);
+            _rx.Enqueue(entry);
+        }
+
+        public List<(int Port, byte[] Frame)> TakeSent()
+        {
+            var sent = _sent.ToList();
+            _sent.Clear();
+            return sent;
+        }
+
+        public uint Read(uint address)
+        {
+            switch (address)
+            {
+                case Reg.HostRxLen:
+                    return _rx.TryPeek(out var head) ? (uint)head.Length : 0;
+                case Reg.HostRxData:
+                    if (!_rx.TryPeek(out var entry))
+                        return 0;
+                    uint word = 0;
+                    for (int b = 0; b < 4; b++)
+                        word = (word << 8) | (_rxOffset + b < entry.Length ? entry[_rxOffset + b] : 0u);
+                    _rxOffset += 4;
+                    if (_rxOffset >= entry.Length)
+                    {
+                        _rx.Dequeue();
+                        _rxOffset = 0;
+                    }
+                    return word;
+                case Reg.HostTxFree:
+                    return 1u << 20;
+                default:
+                    return inner.Read(address);
+            }
+        }
+
+        public void Write(uint address, uint value)
+        {
+            switch (address)
+            {
+                case Reg.HostTxData:
+                    Span<byte> w = stackalloc byte[4];
+                    BinaryPrimitives.WriteUInt32BigEndian(w, value);
+                    foreach (byte b in w)
+                        _tx.Add(b);
+                    break;
+                case Reg.HostTxCommit:
+                    // The commit rules of the hardware are the run's to apply: it sends the frame through Dataplane.SendHost.
+                    if (value >= HostMetadata.Size + 14 && value <= _tx.Count)
+                        _sent.Add((_tx[0], _tx.Skip(HostMetadata.Size).Take((int)value - HostMetadata.Size).ToArray()));
+                    _tx.Clear();
+                    break;
+                default:
+                    inner.Write(address, value);
+                    break;
+            }
+        }
+
+        public void Batch(ReadOnlySpan<CsrOp> ops, Span<uint> results)
+        {
+            // Runs of ordinary registers stay one batch on the model; host-queue registers are answered here.
+            int i = 0;
+            while (i < ops.Length)
+            {
+                int j = i;
+                while (j < ops.Length && !IsHostQueue(ops[j].Address))
+                    j++;
+                if (j > i)
+                {
+                    inner.Batch(ops[i..j], results.IsEmpty ? default : results[i..j]);
+                    i = j;
+                    continue;
+                }
+                uint v = ops[i].Kind == CsrOpKind.Read ? Read(ops[i].Address) : Op(ops[i]);
+                if (!results.IsEmpty)
+                    results[i] = v;
+                i++;
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+
+        private uint Op(CsrOp op)
+        {
+            Write(op.Address, op.Value);
+            return 0;
+        }
+
+        private static bool IsHostQueue(uint address) => address is Reg.HostRxLen or Reg.HostRxData or Reg.HostTxData or Reg.HostTxCommit or Reg.HostTxFree;
     }
 }

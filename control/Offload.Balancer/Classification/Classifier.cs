@@ -21,8 +21,14 @@ public enum ClassifyOutcome
     /// <summary>Dropped: not a frame a MISS can carry (not IPv4, options, fragment, truncated).</summary>
     Malformed,
 
-    /// <summary>Dropped: no service for (destination, protocol, port); routing is a later step.</summary>
+    /// <summary>Dropped: no service for (destination, protocol, port), and the destination is one of our VIPs or this gateway has no routes.</summary>
     NoService,
+
+    /// <summary>Routed (no service, a route matched): forward entry installed, first packet re-injected toward the route's next hop.</summary>
+    Routed,
+
+    /// <summary>Dropped: no service, and no route (not even a default) matches the destination.</summary>
+    NoRoute,
 
     /// <summary>Dropped: the service has no healthy backend with weight.</summary>
     NoBackend,
@@ -38,7 +44,7 @@ public enum ClassifyOutcome
 /// Turns a punted MISS into a connection: parses the 5-tuple, finds the service, picks a backend over the
 /// healthy ones, has the tracker install the entries (forward, and reverse for NAT), and re-injects the first
 /// packet rewritten exactly as its entry would have rewritten it, out the next hop's port through the host TX
-/// queue. Packets that cannot get an entry are still forwarded and counted; only frames no service can take
+/// queue. Traffic for no service follows the static routes (<see cref="Routing.RouteTable"/>) the same way. Packets that cannot get an entry are still forwarded and counted; only frames no service can take
 /// are dropped, each with its reason.
 /// </summary>
 /// <remarks>Rewrites the frame in the caller's buffer, so a classification allocates nothing beyond a new
@@ -81,7 +87,7 @@ public sealed class Classifier
             return Forward(frame, packet, entry.Action, existingHop, ClassifyOutcome.Existing);
 
         if (!_services.TryFind(new ServiceKey(key.DstIp, key.Protocol, key.DstPort), out var service))
-            return ClassifyOutcome.NoService;
+            return Route(frame, packet);
 
         bool limited = !service.Installs.TryTake();
         // A TCP packet that is not a bare SYN belongs to a connection already running: one forwarded without an
@@ -121,6 +127,28 @@ public sealed class Classifier
             session = _tracker.Install(service, backend, key, forwardAction, null, default, IsBareSyn(packet));
         }
         return Forward(frame, packet, forwardAction, nextHop, session is null ? ClassifyOutcome.TableFull : ClassifyOutcome.Installed);
+    }
+
+    // Traffic to us that no service takes: the static routes decide. Routed hops always decrement TTL (we act as
+    // a router), and every packet of the 5-tuple goes the same way whether or not it got an entry, so the limiter
+    // only decides whether the hardware or this path forwards the flow.
+    private ClassifyOutcome Route(Span<byte> frame, in ParsedPacket packet)
+    {
+        var routes = _services.Routes;
+        // A VIP is this gateway's own address: a port no service listens on is closed, not somewhere else.
+        if (routes.Count == 0 || _services.IsVirtualIp(packet.Key.DstIp))
+            return ClassifyOutcome.NoService;
+        if (!routes.TryLookup(packet.Key.DstIp, out var route))
+            return ClassifyOutcome.NoRoute;
+        var action = new FlowAction(route.NextHopIndex, TtlDecrement: true);
+        if (packet.Ttl <= 1)
+            return ClassifyOutcome.TtlExpired;
+        var nextHop = _services.NextHops.Get(route.NextHopIndex)
+            ?? throw new InvalidOperationException($"route {route}'s next hop {route.NextHopIndex} was never written");
+        if (!routes.Installs.TryTake())
+            return Forward(frame, packet, action, nextHop, ClassifyOutcome.RateLimited);
+        var session = _tracker.InstallRouted(packet.Key, action, IsBareSyn(packet));
+        return Forward(frame, packet, action, nextHop, session is null ? ClassifyOutcome.TableFull : ClassifyOutcome.Routed);
     }
 
     private static bool IsBareSyn(in ParsedPacket p) => p.Key.Protocol == 6 && (p.TcpFlags & 0x12) == 0x02;

@@ -1,3 +1,4 @@
+using Offload.Balancer.Routing;
 using Offload.Device;
 
 namespace Offload.Balancer.Classification;
@@ -9,6 +10,7 @@ namespace Offload.Balancer.Classification;
 public sealed class ServiceTable
 {
     private readonly Dictionary<ServiceKey, Service> _services = [];
+    private readonly HashSet<uint> _virtualIps = [];
     private readonly MacAddress[] _portMacs;
     private readonly TimeProvider _time;
     private readonly long _start;
@@ -28,9 +30,13 @@ public sealed class ServiceTable
         // Backends take the low indices by convention; the upper half serves clients.
         var (first, count) = (dynamicNextHops ?? new Range(size / 2, size)).GetOffsetAndLength(size);
         NextHops = new NextHopTable(dataplane, first, count);
+        Routes = new RouteTable(NextHops, _portMacs, _time);
     }
 
     public NextHopTable NextHops { get; }
+
+    /// <summary>Static routes for traffic to this gateway that no service takes; they share the next-hop table.</summary>
+    public RouteTable Routes { get; }
 
     public TimeProvider Time => _time;
 
@@ -49,10 +55,14 @@ public sealed class ServiceTable
         var service = new Service(config, this, _time);
         if (!_services.TryAdd(config.Key, service))
             throw new ArgumentException($"a service for {config.Key} exists already", nameof(config));
+        _virtualIps.Add(config.Key.VirtualIp);
         return service;
     }
 
     public bool TryFind(in ServiceKey key, out Service service) => _services.TryGetValue(key, out service!);
+
+    /// <summary>True when some service listens on <paramref name="address"/>: traffic to it is ours, never routed on.</summary>
+    public bool IsVirtualIp(uint address) => _virtualIps.Contains(address);
 
     /// <summary>Lets every service forget backends whose drain has ended.</summary>
     internal void FinishDrains(TimeSpan now)
