@@ -93,6 +93,7 @@ public class ClassifierTests
         _rig.Poll();
         Assert.That(_rig.Tracker.TryGet(ClientKey(3, vip: DsrVip), out var session), Is.True);
         Assert.That(session.Reverse, Is.Null);
+        Assert.That(session.Vmac, Is.EqualTo(MacAddress.FromBytes(syn)), "the vMAC the client addressed: whose flow it is for sync");
         Assert.That(_rig.Flows.Count, Is.EqualTo(1));
         var sent = _rig.Pop(1);
         Assert.That(sent, Has.Count.EqualTo(1));

@@ -108,6 +108,8 @@ public sealed class Classifier
         if (limited)
             return Forward(frame, packet, forwardAction, nextHop, ClassifyOutcome.RateLimited);
 
+        // The MAC the client addressed says whose flow this is: a peer that takes over that vMAC takes the session.
+        var clientVmac = MacAddress.FromBytes(frame);
         Session? session;
         if (service.Mode == ForwardingMode.Nat)
         {
@@ -118,13 +120,13 @@ public sealed class Classifier
                 return Forward(frame, packet, forwardAction, nextHop, ClassifyOutcome.TableFull);
             var reverse = new FlowKey((byte)(b.EgressPort & 1), b.Address, key.SrcIp, key.Protocol, b.Port != 0 ? b.Port : key.DstPort, key.SrcPort);
             var reverseAction = new FlowAction((byte)nh, service.Config.DecrementTtl, NatMode.Source, key.DstIp, key.DstPort);
-            session = _tracker.Install(service, backend, key, forwardAction, reverse, reverseAction, IsBareSyn(packet), nh);
+            session = _tracker.Install(service, backend, key, forwardAction, reverse, reverseAction, IsBareSyn(packet), nh, clientVmac);
             if (session is null)
                 _services.NextHops.Release(nh);
         }
         else
         {
-            session = _tracker.Install(service, backend, key, forwardAction, null, default, IsBareSyn(packet));
+            session = _tracker.Install(service, backend, key, forwardAction, null, default, IsBareSyn(packet), vmac: clientVmac);
         }
         return Forward(frame, packet, forwardAction, nextHop, session is null ? ClassifyOutcome.TableFull : ClassifyOutcome.Installed);
     }

@@ -393,6 +393,7 @@ public sealed class SyncEngine : ISessionListener
             return false;
         if (Encoding.UTF8.GetByteCount(backendId) > SyncWire.MaxBackendId)
             backendId = "";
+        // The classifier records the vMAC the client addressed; only sessions restored from hardware may lack it.
         ulong vmac = s.Vmac?.Value ?? (_owned.Count == 1 ? _owned.First().Value : 0);
         var flags = (action.TtlDecrement ? SyncFlowFlags.TtlDecrement : 0) | (s.State == SessionState.SynOnly ? SyncFlowFlags.SynOnly : 0);
         flow = new SyncFlow(ToSync(s.Forward), vmac, flags, (byte)action.Nat, action.NatIp, action.NatPort, backendMac, backendPort);

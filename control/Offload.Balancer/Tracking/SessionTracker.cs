@@ -80,7 +80,7 @@ public sealed class SessionTracker
     /// path) and starts tracking it. Returns null when the table has no room; nothing is left installed then.
     /// </summary>
     public Session? Install(Service service, BackendState backend, in FlowKey forward, in FlowAction forwardAction,
-        in FlowKey? reverse, in FlowAction reverseAction, bool synOnly, int reverseNextHop = -1)
+        in FlowKey? reverse, in FlowAction reverseAction, bool synOnly, int reverseNextHop = -1, MacAddress? vmac = null)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(backend);
@@ -102,6 +102,7 @@ public sealed class SessionTracker
             Reverse = reverse,
             State = synOnly ? SessionState.SynOnly : SessionState.Established,
             ReverseNextHop = reverseNextHop,
+            Vmac = vmac,
             // Baseline for change detection: the write itself set LAST_SEEN.
             ForwardSeen = _flows.ReadLastSeen(index),
         };
