@@ -424,6 +424,29 @@ public sealed class Dataplane
         | ((grp.CopyRequests ? 1u : 0u) << RegField.GroupCfgCopyLsb)
         | ((uint)(grp.GroupId & 0x3FF) << RegField.GroupCfgGidLsb);
 
+    /// <summary>Reads next-hop entry <paramref name="index"/> back from the hardware (NH_CMD READ).</summary>
+    public NextHop ReadNextHop(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Geometry.NextHops);
+        Span<CsrOp> ops =
+        [
+            CsrOp.Write(Reg.NhIndex, (uint)index),
+            CsrOp.Write(Reg.NhCmd, RegConst.NhCmdRead),
+            CsrOp.Read(Reg.NhDmacLo),
+            CsrOp.Read(Reg.NhDmacHi),
+            CsrOp.Read(Reg.NhSmacLo),
+            CsrOp.Read(Reg.NhSmacHi),
+            CsrOp.Read(Reg.NhPort),
+        ];
+        Span<uint> r = stackalloc uint[ops.Length];
+        _device.Batch(ops, r);
+        return new NextHop(
+            (byte)((r[6] >> RegField.NhPortPortLsb) & 1),
+            new MacAddress(((ulong)(r[3] & 0xFFFF) << 32) | r[2]),
+            new MacAddress(((ulong)(r[5] & 0xFFFF) << 32) | r[4]));
+    }
+
     private static void AddNextHopWrite(List<CsrOp> ops, int index, NextHop nh)
     {
         ops.Add(CsrOp.Write(Reg.NhIndex, (uint)index));

@@ -297,12 +297,13 @@ public class SyncFailoverTests
         _syncA.AddOwnedVmac(Vmac);
         _a.Loop.OtherFrames = (in HostFrame meta, ReadOnlySpan<byte> frame) => _syncA.TryHandleFrame(meta, frame);
         Assert.That(_a.Tracker.Count, Is.EqualTo(3));
-        Assert.That(_a.Tracker.Sessions.Select(s => s.Vmac), Has.All.Null, "the hardware table does not say whose flows they are");
+        Assert.That(_a.Tracker.Sessions.Select(s => s.Vmac), Has.All.EqualTo(Vmac), "the return hops read back from the hardware say whose flows they are");
+        Assert.That(_syncA.Counters.Unexpressible, Is.Zero, "restored NAT sessions can be described to the peer again");
         _syncA.RequestAll();
         Settle();
 
         Assert.That(_syncB.Counters.Count(SyncVerdict.StaleBoot), Is.Zero, "a higher boot id is a restart, not a replay");
-        Assert.That(_a.Tracker.Sessions.Select(s => s.Vmac), Has.All.EqualTo(Vmac), "the peer's copies say it");
+        Assert.That(_a.Tracker.Sessions.Select(s => s.Vmac), Has.All.EqualTo(Vmac), "and the peer's copies agree");
         Assert.That(_syncA.Stored, Is.Empty, "its own flows, which it forwards already, are not held as a peer's");
         Assert.That(_syncA.AnnouncedCount, Is.EqualTo(3));
 

@@ -164,4 +164,24 @@ public class PartialWriteTests
         BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(38), tpa);
         return f;
     }
+
+    [Test]
+    public void Next_hops_read_back_what_was_written()
+    {
+        var hops = new[]
+        {
+            new NextHop(1, MacAddress.Parse("02:bb:00:00:00:07"), MacAddress.Parse("02:0f:00:00:01:01")),
+            new NextHop(0, MacAddress.Parse("ff:fe:fd:fc:fb:fa"), MacAddress.Glbp(1023, 255)),
+        };
+        int last = _g.NextHops - 1;
+        _dp.WriteNextHop(3, hops[0]);
+        _dp.WriteNextHop(last, hops[1]);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(_dp.ReadNextHop(3), Is.EqualTo(hops[0]));
+            Assert.That(_dp.ReadNextHop(last), Is.EqualTo(hops[1]));
+            Assert.That(_dp.ReadNextHop(4), Is.EqualTo(new NextHop(0, default, default)), "never written: zero after reset");
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => _dp.ReadNextHop(_g.NextHops));
+    }
 }

@@ -7,8 +7,9 @@ namespace Offload.Balancer.Classification;
 /// configuration); entries toward clients (the NAT return path) are shared by reference count from a dynamic
 /// range, one per distinct (port, client MAC, our MAC), so clients behind one router use one entry.
 /// </summary>
-/// <remarks>The hardware next-hop table cannot be read back, so after a restart an index in use by a flow entry is
-/// only known as "taken" (<see cref="MarkUsed"/>) until its last flow goes away. Not thread-safe.</remarks>
+/// <remarks>After a restart the entries that flow entries still point at are read back from the hardware
+/// (<see cref="MarkUsed"/>), so a restored NAT session knows its client's MAC and the vMAC it used, and new flows from
+/// that client share the entry again. Not thread-safe.</remarks>
 public sealed class NextHopTable
 {
     private readonly Dataplane _dataplane;
@@ -76,13 +77,21 @@ public sealed class NextHopTable
         return -1;
     }
 
-    /// <summary>Counts a reference to a dynamic index found in the hardware flow table after a restart.</summary>
+    /// <summary>
+    /// Counts a reference to a dynamic index found in the hardware flow table after a restart; the first one reads
+    /// the entry back so it can be shared and described again.
+    /// </summary>
     public void MarkUsed(int index)
     {
         if (!IsDynamic(index))
             return;
-        if (_refs[index]++ == 0)
-            DynamicInUse++;
+        if (_refs[index]++ != 0)
+            return;
+        DynamicInUse++;
+        var nh = _dataplane.ReadNextHop(index);
+        _entries[index] = nh;
+        // Two indices can hold the same hop after a crash between writes; the first one found is the one shared.
+        _dynamic.TryAdd(nh, index);
     }
 
     public void Release(int index)

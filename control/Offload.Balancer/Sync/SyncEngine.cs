@@ -144,9 +144,9 @@ public sealed class SyncEngine : ISessionListener
         foreach (var s in services.Services)
             _rebuilds[s] = s.Rebuilds;
         tracker.AddListener(this);
-        // A restarted control plane rebuilt these from the hardware table. Peers may hold them from before the
-        // restart even when they cannot be described now (a client hop the hardware cannot tell us), so their
-        // end must still be withdrawn; upserts are idempotent.
+        // A restarted control plane rebuilt these from the hardware table (client hops read back with it). Peers
+        // may hold them from before the restart even when one cannot be described now, so their end must still
+        // be withdrawn; upserts are idempotent.
         foreach (var s in tracker.Sessions)
         {
             if (!_announced.Contains(s.Forward) && NeedsSync(s))

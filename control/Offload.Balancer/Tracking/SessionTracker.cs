@@ -435,6 +435,9 @@ public sealed class SessionTracker
             _byKey[key] = owner;
             _services.NextHops.MarkUsed(action.NextHop);
             owner.ReverseNextHop = _services.NextHops.IsDynamic(action.NextHop) ? action.NextHop : -1;
+            // The return hop (read back from the hardware) leaves from the vMAC the client addressed.
+            if (owner.ReverseNextHop >= 0)
+                owner.Vmac ??= _services.NextHops.Get(owner.ReverseNextHop)?.Source;
         }
     }
 }
