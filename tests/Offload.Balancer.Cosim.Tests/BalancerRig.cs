@@ -22,6 +22,9 @@ internal sealed class BalancerRig : IDisposable
     public static readonly uint DsrVip = Ipv4Address.Parse("192.0.2.20");
     public static readonly uint UdpVip = Ipv4Address.Parse("192.0.2.30");
     public const ushort UdpPort = 53;
+    public static readonly ServiceKey NatKey = new(Vip, IpProtocol.Tcp, VipPort);
+    public static readonly ServiceKey DsrKey = new(DsrVip, IpProtocol.Tcp, VipPort);
+    public static readonly ServiceKey UdpKey = new(UdpVip, IpProtocol.Udp, UdpPort);
 
     // LAST_SEEN is TIME >> TS_SHIFT (10 by default): runs this long apart land in different LAST_SEEN values.
     public const ulong TimeStep = 4096;
@@ -189,6 +192,34 @@ internal sealed class BalancerRig : IDisposable
         var outs = Reference().Process(ingress, frame).Outputs.Where(o => o.Port == port).ToList();
         Assert.That(outs, Has.Count.EqualTo(1), $"the reference sends one frame out port {port}");
         return outs[0].Frame;
+    }
+
+    /// <summary>The tracker suites' pools: NAT on <see cref="NatKey"/> (backends 1-3), DSR on <see cref="DsrKey"/> (4-5), UDP NAT on <see cref="UdpKey"/> (6).</summary>
+    public void SetupThreeServices()
+    {
+        Setup(s =>
+        {
+            s.DefaultDrainTimeout = TimeSpan.FromSeconds(20);
+            var nat = s.Add(new ServiceConfig(NatKey, ForwardingMode.Nat));
+            for (int i = 1; i <= 3; i++)
+                nat.SetBackend(Backend(i));
+            var dsr = s.Add(new ServiceConfig(DsrKey, ForwardingMode.DirectServerReturn));
+            for (int i = 4; i <= 5; i++)
+                dsr.SetBackend(Backend(i, port: 0));
+            var udp = s.Add(new ServiceConfig(UdpKey, ForwardingMode.Nat));
+            udp.SetBackend(Backend(6, port: 5353));
+        });
+    }
+
+    /// <summary>SYN (classified and installed), then an ACK that hits: an established connection of <paramref name="client"/>.</summary>
+    public Session Open(int client, uint vip = 0)
+    {
+        Send(0, ClientTcp(client, TcpFlags.Syn, vip: vip));
+        Poll();
+        Send(0, ClientTcp(client, TcpFlags.Ack, vip: vip));
+        Pop(1);
+        Assert.That(Tracker.TryGet(ClientKey(client, vip: vip), out var s), Is.True);
+        return s;
     }
 
     public void Dispose() => Device.Dispose();

@@ -14,9 +14,6 @@ namespace Offload.Balancer.Cosim.Tests;
 [NonParallelizable]
 public class FailureTests
 {
-    private static readonly ServiceKey NatKey = new(Vip, IpProtocol.Tcp, VipPort);
-    private static readonly ServiceKey DsrKey = new(DsrVip, IpProtocol.Tcp, VipPort);
-    private static readonly ServiceKey UdpKey = new(UdpVip, IpProtocol.Udp, UdpPort);
     private const uint WatchdogCycles = 50_000;
 
     private static readonly TrackerOptions Timeouts = new()
@@ -33,32 +30,11 @@ public class FailureTests
     public void Start()
     {
         _rig = new BalancerRig(Timeouts);
-        _rig.Setup(s =>
-        {
-            s.DefaultDrainTimeout = TimeSpan.FromSeconds(20);
-            var nat = s.Add(new ServiceConfig(NatKey, ForwardingMode.Nat));
-            for (int i = 1; i <= 3; i++)
-                nat.SetBackend(Backend(i));
-            var dsr = s.Add(new ServiceConfig(DsrKey, ForwardingMode.DirectServerReturn));
-            for (int i = 4; i <= 5; i++)
-                dsr.SetBackend(Backend(i, port: 0));
-            var udp = s.Add(new ServiceConfig(UdpKey, ForwardingMode.Nat));
-            udp.SetBackend(Backend(6, port: 5353));
-        });
+        _rig.SetupThreeServices();
     }
 
     [TearDown]
     public void Stop() => _rig.Dispose();
-
-    private Session Open(int client, uint vip = 0)
-    {
-        _rig.Send(0, ClientTcp(client, TcpFlags.Syn, vip: vip));
-        _rig.Poll();
-        _rig.Send(0, ClientTcp(client, TcpFlags.Ack, vip: vip));
-        _rig.Pop(1);
-        Assert.That(_rig.Tracker.TryGet(ClientKey(client, vip: vip), out var s), Is.True);
-        return s;
-    }
 
     private static int BackendNumber(Session s) => int.Parse(s.Backend!.Id[1..], System.Globalization.CultureInfo.InvariantCulture);
 
@@ -67,7 +43,7 @@ public class FailureTests
     [Test]
     public void Classifier_failure_hardware_keeps_forwarding_misses_queue_then_drop_and_the_classifier_resumes_without_flushing()
     {
-        var sessions = Enumerable.Range(0, 6).Select(c => Open(c)).ToList();
+        var sessions = Enumerable.Range(0, 6).Select(c => _rig.Open(c)).ToList();
         int entries = _rig.Flows.Count;
         _rig.Dataplane.SetWatchdog(WatchdogCycles);
         for (int i = 0; i < 5; i++)
@@ -151,8 +127,8 @@ public class FailureTests
         Assert.That(_rig.Counters(0).FlowHit - before0.FlowHit, Is.EqualTo((ulong)sessions.Count));
         Assert.That(_rig.Pop(1).Select(f => MacAddress.FromBytes(f)), Is.EqualTo(sessions.Select(s => s.Backend!.Config.Mac)));
         int retried = Enumerable.Range(0, newClients).First(c => !_rig.Flows.Contains(ClientKey(100 + c)));
-        Open(100 + retried);
-        Open(500);
+        _rig.Open(100 + retried);
+        _rig.Open(500);
         Assert.That(_rig.Poll(), Is.Zero);
         Assert.That(_rig.Dataplane.ReadWatchdog().Expired, Is.False);
         Assert.That(_rig.Flows.VerifyAgainstHardware(), Is.Empty);
@@ -161,8 +137,8 @@ public class FailureTests
     [Test]
     public void Lost_tracker_state_is_rebuilt_from_the_hardware_table_and_restored_sessions_age_drain_and_end_like_new_ones()
     {
-        var nat = Enumerable.Range(0, 9).Select(c => Open(c)).ToList();
-        var dsr = Enumerable.Range(20, 6).Select(c => Open(c, DsrVip)).ToList();
+        var nat = Enumerable.Range(0, 9).Select(c => _rig.Open(c)).ToList();
+        var dsr = Enumerable.Range(20, 6).Select(c => _rig.Open(c, DsrVip)).ToList();
         var udp = new List<FlowKey>();
         for (int c = 40; c < 43; c++)
         {

@@ -10,9 +10,6 @@ namespace Offload.Balancer.Cosim.Tests;
 [NonParallelizable]
 public class TrackerTests
 {
-    private static readonly ServiceKey NatKey = new(Vip, IpProtocol.Tcp, VipPort);
-    private static readonly ServiceKey DsrKey = new(DsrVip, IpProtocol.Tcp, VipPort);
-    private static readonly ServiceKey UdpKey = new(UdpVip, IpProtocol.Udp, UdpPort);
 
     private BalancerRig _rig = null!;
 
@@ -30,37 +27,16 @@ public class TrackerTests
     public void Start()
     {
         _rig = new BalancerRig(Timeouts);
-        _rig.Setup(s =>
-        {
-            s.DefaultDrainTimeout = TimeSpan.FromSeconds(20);
-            var nat = s.Add(new ServiceConfig(NatKey, ForwardingMode.Nat));
-            for (int i = 1; i <= 3; i++)
-                nat.SetBackend(Backend(i));
-            var dsr = s.Add(new ServiceConfig(DsrKey, ForwardingMode.DirectServerReturn));
-            for (int i = 4; i <= 5; i++)
-                dsr.SetBackend(Backend(i, port: 0));
-            var udp = s.Add(new ServiceConfig(UdpKey, ForwardingMode.Nat));
-            udp.SetBackend(Backend(6, port: 5353));
-        });
+        _rig.SetupThreeServices();
     }
 
     [TearDown]
     public void Stop() => _rig.Dispose();
 
-    private Session Open(int client, uint vip = 0)
-    {
-        _rig.Send(0, ClientTcp(client, TcpFlags.Syn, vip: vip));
-        _rig.Poll();
-        _rig.Send(0, ClientTcp(client, TcpFlags.Ack, vip: vip));
-        _rig.Pop(1);
-        Assert.That(_rig.Tracker.TryGet(ClientKey(client, vip: vip), out var s), Is.True);
-        return s;
-    }
-
     [Test]
     public void Fin_removes_the_entries_after_the_linger()
     {
-        var s = Open(1);
+        var s = _rig.Open(1);
         _rig.Send(0, ClientTcp(1, TcpFlags.Fin | TcpFlags.Ack));
         Assert.That(_rig.Pop(1), Has.Count.EqualTo(1), "the FIN itself is forwarded by the entry");
         Assert.That(_rig.Counters(0).FinRst, Is.EqualTo(1));
@@ -88,7 +64,7 @@ public class TrackerTests
     [Test]
     public void Rst_closes_after_the_shorter_linger()
     {
-        var s = Open(2);
+        var s = _rig.Open(2);
         _rig.Send(0, ClientTcp(2, TcpFlags.Rst));
         _rig.Poll();
         _rig.Advance(TimeSpan.FromSeconds(1.5));
@@ -99,7 +75,7 @@ public class TrackerTests
     [Test]
     public void Idle_timeouts_follow_last_seen_per_protocol_and_state()
     {
-        var established = Open(1);
+        var established = _rig.Open(1);
         _rig.Send(0, ClientTcp(2, TcpFlags.Syn));
         _rig.Poll();
         _rig.Send(0, ClientUdp(3));
@@ -141,7 +117,7 @@ public class TrackerTests
     public void Removing_a_backend_drains_established_flows_keep_their_backend_and_new_flows_go_elsewhere()
     {
         Assert.That(_rig.Services.TryFind(NatKey, out var nat), Is.True);
-        var sessions = Enumerable.Range(0, 30).Select(c => Open(c)).ToList();
+        var sessions = Enumerable.Range(0, 30).Select(c => _rig.Open(c)).ToList();
         var onB2 = sessions.Where(s => s.Backend!.Id == "b2").ToList();
         Assert.That(onB2, Is.Not.Empty);
 
@@ -162,7 +138,7 @@ public class TrackerTests
 
         // New flows never land on the draining backend.
         for (int c = 100; c < 130; c++)
-            Open(c);
+            _rig.Open(c);
         Assert.That(_rig.Tracker.Sessions.Where(s => s.Forward.SrcPort >= 40100).Select(s => s.Backend!.Id), Has.None.EqualTo("b2"));
         Assert.That(nat.Rebuilds, Is.EqualTo(rebuilds), "opening flows does not rebuild the pool");
 
@@ -180,7 +156,7 @@ public class TrackerTests
     public void Pool_changes_keep_established_flows_on_their_backend()
     {
         Assert.That(_rig.Services.TryFind(NatKey, out var nat), Is.True);
-        var sessions = Enumerable.Range(0, 20).Select(c => Open(c)).ToList();
+        var sessions = Enumerable.Range(0, 20).Select(c => _rig.Open(c)).ToList();
         var before = sessions.ToDictionary(s => s.Forward, s => s.Backend!.Id);
         nat.SetBackend(Backend(7, weight: 5));
         nat.SetWeight("b1", 3);
@@ -199,8 +175,8 @@ public class TrackerTests
     [Test]
     public void A_restarted_control_plane_rebuilds_its_sessions_from_the_hardware_table_and_keeps_forwarding()
     {
-        var nat = Enumerable.Range(0, 10).Select(c => Open(c)).ToList();
-        var dsr = Enumerable.Range(20, 5).Select(c => Open(c, DsrVip)).ToList();
+        var nat = Enumerable.Range(0, 10).Select(c => _rig.Open(c)).ToList();
+        var dsr = Enumerable.Range(20, 5).Select(c => _rig.Open(c, DsrVip)).ToList();
         var placed = nat.Concat(dsr).ToDictionary(s => s.Forward, s => (s.Backend!.Id, s.Reverse));
         int entries = _rig.Flows.Count;
 
@@ -234,7 +210,7 @@ public class TrackerTests
         Assert.That(_rig.Poll(), Is.Zero);
 
         // A new client after the restart gets a fresh return next hop, not one the old flows still use.
-        Open(50);
+        _rig.Open(50);
         _rig.Send(1, BackendTcp(int.Parse(_rig.Tracker.Sessions[^1].Backend!.Id[1..], System.Globalization.CultureInfo.InvariantCulture), 50, TcpFlags.Ack));
         Assert.That(MacAddress.FromBytes(_rig.Pop(0).Single()), Is.EqualTo(ClientMac(50)));
         var old = nat[0];
