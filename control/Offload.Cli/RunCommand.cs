@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Net;
+using System.Runtime.InteropServices;
+using Offload.Daemon;
+using Offload.Device;
+
+namespace Offload.Cli;
+
+/// <summary>
+/// <c>offload run</c>: one gateway daemon on the in-process Verilator model, on the system clock, with its local API,
+/// until Ctrl-C, SIGTERM or <c>--seconds</c>.
+/// </summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<FileInfo>("--config") { Description = "gateway configuration (JSON; see examples/gateway.json)", Required = true };
+        var seconds = new Option<double?>("--seconds") { Description = "stop after this many seconds instead of at Ctrl-C" };
+        var verbose = new Option<bool>("--verbose") { Description = "log at debug level whatever the config says" };
+        var api = new Option<string?>("--api-listen") { Description = "override api.listen (loopback HOST:PORT; port 0 picks one)" };
+        var command = new Command("run", "run a gateway daemon on the Verilator model: GLBP, balancer, session sync, metrics and the local API")
+        {
+            config, seconds, verbose, api,
+        };
+        command.SetAction((r, ct) => Task.FromResult(Cli.Guard(() =>
+        {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            void OnCancel(object? sender, ConsoleCancelEventArgs e)
+            {
+                e.Cancel = true;
+                stop.Cancel();
+            }
+            Console.CancelKeyPress += OnCancel;
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+            {
+                c.Cancel = true;
+                stop.Cancel();
+            });
+            try
+            {
+                return Run(r.GetValue(config)!, r.GetValue(seconds), r.GetValue(verbose), r.GetValue(api), Console.Out, stop.Token);
+            }
+            finally
+            {
+                Console.CancelKeyPress -= OnCancel;
+            }
+        })));
+        return command;
+    }
+
+    /// <summary>Runs the daemon; returns the exit code (2 for a configuration it refuses).</summary>
+    /// <param name="started">Called with the API's address once it listens (tests use it to find port 0).</param>
+    public static int Run(FileInfo configFile, double? seconds, bool verbose, string? apiListen, TextWriter output, CancellationToken cancellationToken,
+        Action<Uri>? started = null)
+    {
+        ArgumentNullException.ThrowIfNull(configFile);
+        ArgumentNullException.ThrowIfNull(output);
+        if (seconds is <= 0 or > 31_536_000 || (seconds is { } s && double.IsNaN(s)))
+            return Fail($"--seconds {seconds}: give a positive number of seconds");
+        GatewayConfig config;
+        try
+        {
+            config = GatewayConfig.Load(configFile.FullName);
+            if (apiListen is not null)
+            {
+                if (!IPEndPoint.TryParse(apiListen, out var ep) || !IPAddress.IsLoopback(ep.Address))
+                    return Fail($"--api-listen '{apiListen}': give a loopback HOST:PORT such as 127.0.0.1:9480");
+                config = config with { ApiListen = ep };
+            }
+        }
+        catch (GatewayConfigException e)
+        {
+            return Fail(e.Message);
+        }
+
+        using var loggers = DaemonLogging.CreateConsole(config.LogLevel, verbose, config.Name);
+        using var device = ModelDevice.Create(64);
+        GatewayNode node;
+        try
+        {
+            node = new GatewayNode(config, device, TimeProvider.System, loggers);
+        }
+        catch (GatewayConfigException e)
+        {
+            return Fail(e.Message);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            return Fail($"cannot listen for agent reports on {config.AgentListen}: {e.Message}");
+        }
+        using (node)
+        {
+            using var api = new LocalApi(node, config.ApiListen, loggers);
+            try
+            {
+                api.Start();
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                return Fail($"cannot serve the API on {config.ApiListen}: {e.Message} (another daemon there? use --api-listen)");
+            }
+            output.WriteLine($"offload: gateway {config.Name} running on the Verilator model; API at {api.BaseAddress} (Ctrl-C stops)");
+            started?.Invoke(api.BaseAddress);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (seconds is { } limit)
+                stop.CancelAfter(TimeSpan.FromSeconds(limit));
+            // Nothing is attached to the model's ports here: clock it and take what leaves, as the wire would.
+            long[] sent = new long[2];
+            var buffer = new byte[16384];
+            using var pump = new Timer(_ =>
+            {
+                lock (node.DeviceLock)
+                {
+                    device.Model.Run(10_000);
+                    for (int p = 0; p < 2; p++)
+                    {
+                        while (device.Model.PopFrame(p, buffer) >= 0)
+                            sent[p]++;
+                    }
+                }
+            }, null, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(10));
+            node.Run(stop.Token);
+            pump.Change(Timeout.Infinite, Timeout.Infinite);
+            var glbp = node.GlbpView();
+            var flows = node.FlowsView(0);
+            output.WriteLine($"offload: stopped; {string.Join(", ", glbp.Groups.Select(g => $"group {g.Group} {g.State}"))}; {flows.Sessions} session(s), {api.Requests} API request(s), {sent[0]} frame(s) out port 0, {sent[1]} out port 1");
+        }
+        return 0;
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"offload: {message}");
+        return 2;
+    }
+}

@@ -1,0 +1,160 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Http.Json;
+using Offload.Daemon;
+using Spectre.Console;
+
+namespace Offload.Cli;
+
+/// <summary>
+/// <c>offload show glbp|flows|backends</c>: a thin client of a running daemon's local API, printed the way
+/// `show glbp` prints on a router, or as the API's JSON.
+/// </summary>
+internal static class ShowCommand
+{
+    public static readonly Uri DefaultApi = new($"http://127.0.0.1:{GatewayConfig.DefaultApiPort}/");
+
+    public static Command Create()
+    {
+        var show = new Command("show", "show a running gateway's state (asks its local API)");
+        foreach (var (name, what) in new[] { ("glbp", "GLBP groups and forwarders"), ("flows", "sessions in the flow table"), ("backends", "backends: health, weight, load, sessions") })
+        {
+            var api = new Option<string?>("--api") { Description = $"the daemon's API (default {DefaultApi})" };
+            var json = new Option<bool>("--json") { Description = "print the API's JSON instead of a table" };
+            var limit = new Option<int>("--limit") { Description = "flows: how many to list", DefaultValueFactory = _ => 50 };
+            var command = new Command(name, what) { api, json };
+            if (name == "flows")
+                command.Options.Add(limit);
+            command.SetAction(r => Cli.Guard(() => Run(name, r.GetValue(api), r.GetValue(json), name == "flows" ? r.GetValue(limit) : 0, Console.Out)));
+            show.Subcommands.Add(command);
+        }
+        return show;
+    }
+
+    /// <summary>Queries the API and prints; 2 for bad arguments, 1 when the daemon cannot be reached.</summary>
+    public static int Run(string what, string? api, bool json, int limit, TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        Uri baseUri = DefaultApi;
+        if (api is not null && (!Uri.TryCreate(api.EndsWith('/') ? api : api + "/", UriKind.Absolute, out baseUri!) || baseUri.Scheme != Uri.UriSchemeHttp))
+        {
+            Console.Error.WriteLine($"offload: --api '{api}' is not an http:// URL such as {DefaultApi}");
+            return 2;
+        }
+        if (limit is < 0 or > 100_000)
+        {
+            Console.Error.WriteLine($"offload: --limit {limit}: give 0..100000");
+            return 2;
+        }
+        string path = what switch
+        {
+            "glbp" => "api/glbp",
+            "flows" => string.Create(CultureInfo.InvariantCulture, $"api/flows?limit={limit}"),
+            "backends" => "api/backends",
+            _ => throw new ArgumentException($"nothing to show called '{what}'", nameof(what)),
+        };
+        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(10) };
+        string body;
+        try
+        {
+            using var response = http.GetAsync(new Uri(path, UriKind.Relative)).GetAwaiter().GetResult();
+            body = response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+            if (!response.IsSuccessStatusCode)
+            {
+                Console.Error.WriteLine($"offload: the API at {baseUri} answered {(int)response.StatusCode}: {body.Trim()}");
+                return 1;
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            Console.Error.WriteLine($"offload: cannot reach the gateway's API at {baseUri} ({e.Message}); is `offload run` running?");
+            return 1;
+        }
+        if (json)
+        {
+            output.WriteLine(body);
+            return 0;
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+        });
+        // Written to a pipe or a file the width is unknown; wide enough that addresses never wrap.
+        console.Profile.Width = Math.Max(console.Profile.Width, 160);
+        switch (what)
+        {
+            case "glbp":
+                PrintGlbp(console, System.Text.Json.JsonSerializer.Deserialize<GlbpView>(body, LocalApi.JsonOptions)!);
+                break;
+            case "flows":
+                PrintFlows(console, System.Text.Json.JsonSerializer.Deserialize<FlowsView>(body, LocalApi.JsonOptions)!);
+                break;
+            default:
+                PrintBackends(console, System.Text.Json.JsonSerializer.Deserialize<BackendsView>(body, LocalApi.JsonOptions)!);
+                break;
+        }
+        return 0;
+    }
+
+    private static string Cisco(string mac) => mac.Length == 17
+        ? $"{mac[0..2]}{mac[3..5]}.{mac[6..8]}{mac[9..11]}.{mac[12..14]}{mac[15..17]}"
+        : mac;
+
+    private static void PrintGlbp(IAnsiConsole console, GlbpView view)
+    {
+        foreach (var g in view.Groups)
+        {
+            console.WriteLine($"{view.Gateway} - Group {g.Group}");
+            console.WriteLine($"  State is {g.State}");
+            console.WriteLine($"  Virtual IP address is {g.VirtualIp}");
+            console.WriteLine($"  Active is {(g.ActiveRouter == view.LocalIp ? "local" : g.ActiveRouter.Length == 0 ? "unknown" : g.ActiveRouter)}");
+            console.WriteLine($"  Standby is {(g.StandbyRouter == view.LocalIp ? "local" : g.StandbyRouter.Length == 0 ? "unknown" : g.StandbyRouter)}");
+            console.WriteLine($"  Priority {g.Priority}, weighting {g.Weighting}{(g.Forwarding ? "" : " (below threshold: not forwarding)")}");
+            console.WriteLine($"  There {(g.Forwarders.Count == 1 ? "is 1 forwarder" : $"are {g.Forwarders.Count} forwarders")} ({g.Members} member(s))");
+            var table = new Table().Border(TableBorder.Simple);
+            foreach (var c in new[] { "Fwd", "MAC address", "Owner", "State", "Holder", "Load (pps)" })
+                table.AddColumn(c);
+            foreach (var f in g.Forwarders)
+            {
+                table.AddRow(
+                    f.Number.ToString(CultureInfo.InvariantCulture),
+                    Cisco(f.Vmac),
+                    Markup.Escape(f.Owned ? "local" : Cisco(f.Owner)),
+                    Markup.Escape(f.State + (f.Redirected ? " (redirected)" : "")),
+                    f.Holder.Length == 0 ? "-" : f.Holder,
+                    f.LoadPps is { } l ? l.ToString("0", CultureInfo.InvariantCulture) : "-");
+            }
+            console.Write(table);
+        }
+        if (view.Groups.Count == 0)
+            console.WriteLine($"{view.Gateway}: no GLBP groups configured");
+    }
+
+    private static void PrintFlows(IAnsiConsole console, FlowsView view)
+    {
+        console.WriteLine($"{view.Gateway}: {view.Sessions} session(s), {view.Entries} of {view.Capacity} flow entries");
+        var table = new Table().Border(TableBorder.Simple);
+        foreach (var c in new[] { "Client", "Service", "Backend", "State", "vMAC", "From peer" })
+            table.AddColumn(c);
+        foreach (var f in view.Flows)
+            table.AddRow(Markup.Escape(f.Client), Markup.Escape(f.Service), Markup.Escape(f.Backend), f.State, f.Vmac is null ? "-" : Cisco(f.Vmac), f.FromPeer ? "yes" : "no");
+        console.Write(table);
+    }
+
+    private static void PrintBackends(IAnsiConsole console, BackendsView view)
+    {
+        var table = new Table().Border(TableBorder.Simple);
+        foreach (var c in new[] { "Service", "Backend", "Address", "Health", "Agent", "Weight", "Load", "Sessions" })
+            table.AddColumn(c);
+        foreach (var b in view.Backends)
+        {
+            table.AddRow(Markup.Escape(b.Service), Markup.Escape(b.Id), string.Create(CultureInfo.InvariantCulture, $"{b.Address}:{b.Port}"),
+                b.Draining ? "draining" : b.Healthy ? "up" : "down", b.Agent, b.Weight.ToString(CultureInfo.InvariantCulture),
+                b.Overload.ToString("0.00", CultureInfo.InvariantCulture), b.Sessions.ToString(CultureInfo.InvariantCulture));
+        }
+        console.WriteLine($"{view.Gateway}: {view.Backends.Count} backend(s)");
+        console.Write(table);
+    }
+}

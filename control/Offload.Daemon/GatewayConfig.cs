@@ -1,0 +1,591 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Offload.Balancer.Classification;
+using Offload.Balancer.Routing;
+using Offload.Balancer.Sync;
+using Offload.Device;
+using Offload.Group;
+using Offload.Protocol;
+using Offload.Protocol.Glbp;
+
+namespace Offload.Daemon;
+
+/// <summary>A config that cannot run: every problem found, each with its JSON path.</summary>
+public sealed class GatewayConfigException : Exception
+{
+    public GatewayConfigException(string source, IReadOnlyList<string> problems)
+        : base($"{source}: {problems.Count} problem(s) in the configuration:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems))
+    {
+        Problems = problems;
+    }
+
+    public GatewayConfigException()
+        : this("config", [])
+    {
+    }
+
+    public GatewayConfigException(string message)
+        : base(message)
+    {
+        Problems = [message];
+    }
+
+    public GatewayConfigException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Problems = [message];
+    }
+
+    public IReadOnlyList<string> Problems { get; } = [];
+}
+
+public sealed record HealthCheckSpec(bool Http, IPEndPoint Target, string Path, TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall);
+
+public sealed record AgentSpec(string Id, IPEndPoint Address, byte[] Key, TimeSpan Interval);
+
+public sealed record BackendSpec(BackendConfig Config, HealthCheckSpec? Check, AgentSpec? Agent);
+
+public sealed record ServiceSpec(ServiceConfig Config, IReadOnlyList<BackendSpec> Backends);
+
+/// <summary>
+/// A validated gateway configuration in the control plane's own types. Built only by <see cref="Parse"/> and
+/// <see cref="Load"/>, which refuse the whole file on any problem, so a node never starts half-configured.
+/// </summary>
+public sealed record GatewayConfig
+{
+    public const int DefaultApiPort = 9480;
+
+    public required string Name { get; init; }
+    public required uint LocalIp { get; init; }
+    public required MacAddress Port0Mac { get; init; }
+    public required MacAddress Port1Mac { get; init; }
+    public string LogLevel { get; init; } = "information";
+    public uint WatchdogCycles { get; init; }
+    public IReadOnlyList<GlbpGroupOptions> Groups { get; init; } = [];
+    public IReadOnlyList<ServiceSpec> Services { get; init; } = [];
+    public IReadOnlyList<Route> Routes { get; init; } = [];
+
+    /// <summary>Session sync; null turns it off.</summary>
+    public SyncOptions? Sync { get; init; }
+
+    public IPEndPoint? AgentListen { get; init; }
+    public IPEndPoint ApiListen { get; init; } = new(IPAddress.Loopback, DefaultApiPort);
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNameCaseInsensitive = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <exception cref="GatewayConfigException">The file is missing, not JSON, or invalid (all problems listed).</exception>
+    public static GatewayConfig Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new GatewayConfigException($"{path}: cannot read the configuration file: {e.Message}", e);
+        }
+        return Parse(text, path);
+    }
+
+    /// <exception cref="GatewayConfigException">Not JSON, or invalid (all problems listed).</exception>
+    public static GatewayConfig Parse(string json, string source = "config")
+    {
+        ConfigFile? file;
+        try
+        {
+            file = JsonSerializer.Deserialize<ConfigFile>(json, Json);
+        }
+        catch (JsonException e)
+        {
+            string where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "$" : e.Path.TrimStart('$', '.');
+            throw new GatewayConfigException(source, [$"{where}: {FirstSentence(e.Message)}"]);
+        }
+        if (file is null)
+            throw new GatewayConfigException(source, ["$: the file holds no configuration (null)"]);
+        var v = new Validator();
+        var config = v.Build(file);
+        if (v.Problems.Count > 0 || config is null)
+            throw new GatewayConfigException(source, v.Problems);
+        return config;
+    }
+
+    private static string FirstSentence(string message)
+    {
+        int i = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return i > 0 ? message[..i] : message;
+    }
+
+    private sealed class Validator
+    {
+        public List<string> Problems { get; } = [];
+
+        private void Problem(string path, string what) => Problems.Add($"{path}: {what}");
+
+        public GatewayConfig? Build(ConfigFile f)
+        {
+            var gw = f.Gateway;
+            if (gw is null)
+            {
+                Problem("gateway", "missing: the gateway's name, ip and port MACs are required");
+                gw = new GatewaySection();
+            }
+            string name = gw.Name ?? "";
+            if (string.IsNullOrWhiteSpace(name))
+                Problem("gateway.name", "missing");
+            uint ip = Ip("gateway.ip", gw.Ip, required: true);
+            var mac0 = Mac("gateway.port0Mac", gw.Port0Mac, required: true, unicast: true);
+            var mac1 = Mac("gateway.port1Mac", gw.Port1Mac, required: true, unicast: true);
+            string level = (gw.LogLevel ?? "information").ToLowerInvariant();
+            if (DaemonLogging.ParseLevel(level) is null)
+                Problem("gateway.logLevel", $"'{gw.LogLevel}' is not one of verbose, debug, information, warning, error, fatal");
+            uint watchdog = 0;
+            if (gw.WatchdogCycles is { } wd)
+            {
+                if (wd is < 0 or > uint.MaxValue)
+                    Problem("gateway.watchdogCycles", $"{wd} is outside 0..{uint.MaxValue}");
+                else
+                    watchdog = (uint)wd;
+            }
+
+            var groups = new List<GlbpGroupOptions>();
+            var groupNumbers = new HashSet<int>();
+            for (int i = 0; i < (f.Groups?.Count ?? 0); i++)
+            {
+                var g = Group($"groups[{i}]", f.Groups![i], ip, mac0);
+                if (g is null)
+                    continue;
+                if (!groupNumbers.Add(g.Group))
+                    Problem($"groups[{i}].number", $"group {g.Group} is configured twice");
+                groups.Add(g);
+            }
+
+            var services = new List<ServiceSpec>();
+            var serviceKeys = new HashSet<ServiceKey>();
+            var backendHops = new Dictionary<int, (MacAddress Mac, int Port, string Path)>();
+            for (int i = 0; i < (f.Services?.Count ?? 0); i++)
+            {
+                var s = Service($"services[{i}]", f.Services![i], backendHops);
+                if (s is null)
+                    continue;
+                if (!serviceKeys.Add(s.Config.Key))
+                    Problem($"services[{i}]", $"a service for {Ipv4Address.Format(s.Config.Key.VirtualIp)} protocol {s.Config.Key.Protocol} port {s.Config.Key.Port} is configured twice");
+                services.Add(s);
+            }
+
+            var routes = new List<Route>();
+            for (int i = 0; i < (f.Routes?.Count ?? 0); i++)
+            {
+                if (RouteOf($"routes[{i}]", f.Routes![i], backendHops) is { } r)
+                    routes.Add(r);
+            }
+
+            SyncOptions? sync = null;
+            if (f.Sync is { } sy)
+                sync = Sync("sync", sy, ip);
+
+            IPEndPoint? agentListen = null;
+            if (f.Health?.AgentListen is { } al)
+                agentListen = EndPoint("health.agentListen", al, loopbackOnly: false);
+            bool needsAgents = f.Services?.Any(s => s.Backends?.Any(b => b.Agent is not null) == true) == true;
+            if (needsAgents && agentListen is null)
+                Problem("health.agentListen", "missing: backends name agents, so the gateway needs an address to hear their reports on");
+
+            var api = new IPEndPoint(IPAddress.Loopback, DefaultApiPort);
+            if (f.Api?.Listen is { } listen)
+                api = EndPoint("api.listen", listen, loopbackOnly: true) ?? api;
+
+            if (Problems.Count > 0)
+                return null;
+            return new GatewayConfig
+            {
+                Name = name,
+                LocalIp = ip,
+                Port0Mac = mac0,
+                Port1Mac = mac1,
+                LogLevel = level,
+                WatchdogCycles = watchdog,
+                Groups = groups,
+                Services = services,
+                Routes = routes,
+                Sync = sync,
+                AgentListen = agentListen,
+                ApiListen = api,
+            };
+        }
+
+        private GlbpGroupOptions? Group(string path, GroupSection g, uint localIp, MacAddress localMac)
+        {
+            int before = Problems.Count;
+            int number = Int($"{path}.number", g.Number, 0, GlbpProtocol.MaxGroup, required: true) ?? 0;
+            uint vip = Ip($"{path}.vip", g.Vip, required: false);
+            int priority = Int($"{path}.priority", g.Priority, 1, 255) ?? 100;
+            int preemptDelay = Int($"{path}.preemptDelayMs", g.PreemptDelayMs, 0, 3_600_000) ?? 0;
+            int hello = Int($"{path}.helloMs", g.HelloMs, 50, 60_000) ?? 3000;
+            int hold = Int($"{path}.holdMs", g.HoldMs, 51, 180_000) ?? Math.Max(10_000, hello * 10 / 3 + 1);
+            if (g.HelloMs is not null && g.HoldMs is not null && hold <= hello)
+                Problem($"{path}.holdMs", $"{hold} must be greater than helloMs ({hello})");
+            int redirect = Int($"{path}.redirectSeconds", g.RedirectSeconds, 0, ushort.MaxValue) ?? 600;
+            int timeout = Int($"{path}.timeoutSeconds", g.TimeoutSeconds, 1, ushort.MaxValue) ?? 14400;
+            if (timeout <= redirect)
+                Problem($"{path}.timeoutSeconds", $"{timeout} must be greater than redirectSeconds ({redirect})");
+            var mode = (g.LoadBalancing ?? "round-robin").ToLowerInvariant() switch
+            {
+                "round-robin" => GlbpLoadBalancing.RoundRobin,
+                "weighted" => GlbpLoadBalancing.Weighted,
+                "host-dependent" => GlbpLoadBalancing.HostDependent,
+                "load-based" => GlbpLoadBalancing.LoadBased,
+                _ => (GlbpLoadBalancing?)null,
+            };
+            if (mode is null)
+                Problem($"{path}.loadBalancing", $"'{g.LoadBalancing}' is not one of round-robin, weighted, host-dependent, load-based");
+            int weighting = Int($"{path}.weighting", g.Weighting, 1, GlbpWeighting.MaxWeighting) ?? 100;
+            int lower = Int($"{path}.lowerThreshold", g.LowerThreshold, 0, GlbpWeighting.MaxWeighting) ?? 1;
+            int? upper = Int($"{path}.upperThreshold", g.UpperThreshold, 0, GlbpWeighting.MaxWeighting);
+            if ((upper ?? weighting) > weighting)
+                Problem($"{path}.upperThreshold", $"{upper} is above the weighting ({weighting})");
+            if (lower > (upper ?? weighting))
+                Problem($"{path}.lowerThreshold", $"{lower} is above the upper threshold ({upper ?? weighting})");
+            int maxForwarders = Int($"{path}.maxForwarders", g.MaxForwarders, 1, GlbpVirtualMac.MaxForwarder) ?? GlbpGroupOptions.CiscoMaxForwarders;
+            var auth = Auth($"{path}.auth", g.Auth);
+            if (Problems.Count > before)
+                return null;
+            var options = new GlbpGroupOptions
+            {
+                Group = (ushort)number,
+                LocalIp = localIp == 0 ? 1 : localIp,
+                LocalMac = localMac.Value == 0 ? 2 : localMac.Value,
+                VirtualIp = vip,
+                Priority = (byte)priority,
+                Preempt = g.Preempt ?? false,
+                PreemptDelay = TimeSpan.FromMilliseconds(preemptDelay),
+                HelloTime = TimeSpan.FromMilliseconds(hello),
+                HoldTime = TimeSpan.FromMilliseconds(hold),
+                RedirectTime = TimeSpan.FromSeconds(redirect),
+                TimeoutTime = TimeSpan.FromSeconds(timeout),
+                MaxForwarders = maxForwarders,
+                Weighting = (byte)weighting,
+                LowerThreshold = (byte)lower,
+                UpperThreshold = upper is { } u ? (byte)u : null,
+                LoadBalancing = mode!.Value,
+                Authentication = auth,
+            };
+            try
+            {
+                options.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                Problem(path, e.Message);
+                return null;
+            }
+            return options;
+        }
+
+        private GlbpAuthSettings Auth(string path, AuthSection? a)
+        {
+            if (a is null)
+                return GlbpAuthSettings.Disabled;
+            var mode = (a.Type ?? "none").ToLowerInvariant() switch
+            {
+                "none" => GlbpAuthMode.None,
+                "text" => GlbpAuthMode.PlainText,
+                "md5" => GlbpAuthMode.Md5KeyString,
+                "md5-key-chain" => GlbpAuthMode.Md5KeyChain,
+                "hmac-sha256" => GlbpAuthMode.OffloadHmacSha256,
+                _ => (GlbpAuthMode?)null,
+            };
+            if (mode is null)
+            {
+                Problem($"{path}.type", $"'{a.Type}' is not one of none, text, md5, md5-key-chain, hmac-sha256");
+                return default;
+            }
+            if (mode == GlbpAuthMode.None)
+                return GlbpAuthSettings.Disabled;
+            if (string.IsNullOrEmpty(a.Key))
+            {
+                Problem($"{path}.key", $"missing: authentication type '{a.Type}' needs a key");
+                return default;
+            }
+            if (mode == GlbpAuthMode.PlainText && Encoding.UTF8.GetByteCount(a.Key) > 8)
+                Problem($"{path}.key", "a text authentication string is at most 8 bytes (Cisco's limit)");
+            return new GlbpAuthSettings(mode.Value, Encoding.UTF8.GetBytes(a.Key), a.KeyId ?? 0);
+        }
+
+        private ServiceSpec? Service(string path, ServiceSection s, Dictionary<int, (MacAddress Mac, int Port, string Path)> hops)
+        {
+            int before = Problems.Count;
+            uint vip = Ip($"{path}.vip", s.Vip, required: true);
+            byte? proto = (s.Protocol ?? "").ToLowerInvariant() switch
+            {
+                "tcp" => IpProtocol.Tcp,
+                "udp" => IpProtocol.Udp,
+                _ => null,
+            };
+            if (proto is null)
+                Problem($"{path}.protocol", s.Protocol is null ? "missing: tcp or udp" : $"'{s.Protocol}' is not tcp or udp");
+            int port = Int($"{path}.port", s.Port, 1, 65535, required: true) ?? 0;
+            ForwardingMode? mode = (s.Mode ?? "nat").ToLowerInvariant() switch
+            {
+                "nat" => ForwardingMode.Nat,
+                "dsr" => ForwardingMode.DirectServerReturn,
+                _ => null,
+            };
+            if (mode is null)
+                Problem($"{path}.mode", $"'{s.Mode}' is not nat or dsr");
+            SchedulerKind? scheduler = (s.Scheduler ?? "maglev").ToLowerInvariant() switch
+            {
+                "maglev" => SchedulerKind.Maglev,
+                "round-robin" => SchedulerKind.RoundRobin,
+                "least-connections" => SchedulerKind.LeastConnections,
+                "source-hash" => SchedulerKind.SourceHash,
+                _ => null,
+            };
+            if (scheduler is null)
+                Problem($"{path}.scheduler", $"'{s.Scheduler}' is not one of maglev, round-robin, least-connections, source-hash");
+            double rate = s.InstallsPerSecond ?? 0;
+            if (rate < 0 || double.IsNaN(rate) || double.IsInfinity(rate))
+                Problem($"{path}.installsPerSecond", $"{rate} must be 0 (no limit) or a positive rate");
+            int burst = Int($"{path}.installBurst", s.InstallBurst, 1, 1_000_000) ?? 64;
+            var backends = new List<BackendSpec>();
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            if (s.Backends is null || s.Backends.Count == 0)
+                Problem($"{path}.backends", "missing: a service needs at least one backend");
+            for (int i = 0; i < (s.Backends?.Count ?? 0); i++)
+            {
+                var b = Backend($"{path}.backends[{i}]", s.Backends![i], mode == ForwardingMode.DirectServerReturn, hops);
+                if (b is null)
+                    continue;
+                if (!ids.Add(b.Config.Id))
+                    Problem($"{path}.backends[{i}].id", $"'{b.Config.Id}' is used twice in this service");
+                backends.Add(b);
+            }
+            if (Problems.Count > before)
+                return null;
+            return new ServiceSpec(
+                new ServiceConfig(new ServiceKey(vip, proto!.Value, (ushort)port), mode!.Value, scheduler!.Value, InstallsPerSecond: rate, InstallBurst: burst),
+                backends);
+        }
+
+        private BackendSpec? Backend(string path, BackendSection b, bool dsr, Dictionary<int, (MacAddress Mac, int Port, string Path)> hops)
+        {
+            int before = Problems.Count;
+            string id = b.Id ?? "";
+            if (string.IsNullOrWhiteSpace(id))
+                Problem($"{path}.id", "missing");
+            uint address = Ip($"{path}.address", b.Address, required: true);
+            int port = Int($"{path}.port", b.Port, 0, 65535) ?? (dsr ? 0 : -1);
+            if (port < 0)
+                Problem($"{path}.port", "missing: a NAT backend needs the port it listens on");
+            var mac = Mac($"{path}.mac", b.Mac, required: true, unicast: true);
+            int egress = Int($"{path}.egressPort", b.EgressPort, 0, 1) ?? 1;
+            int nh = Int($"{path}.nextHop", b.NextHop, 0, 127, required: true) ?? 0;
+            NextHopShared($"{path}.nextHop", nh, mac, egress, hops);
+            int weight = Int($"{path}.weight", b.Weight, 0, 1_000_000) ?? 1;
+            HealthCheckSpec? check = null;
+            if (b.Check is { } c)
+                check = Check($"{path}.check", c, address, port);
+            AgentSpec? agent = null;
+            if (b.Agent is { } a)
+                agent = Agent($"{path}.agent", a, id);
+            if (Problems.Count > before)
+                return null;
+            return new BackendSpec(new BackendConfig(id, address, (ushort)Math.Max(port, 0), (byte)nh, mac, weight, true, (byte)egress), check, agent);
+        }
+
+        // One next-hop index is one (port, MAC): two backends may share it only if they agree.
+        private void NextHopShared(string path, int nh, MacAddress mac, int port, Dictionary<int, (MacAddress Mac, int Port, string Path)> hops)
+        {
+            if (hops.TryGetValue(nh, out var other))
+            {
+                if (other.Mac != mac || other.Port != port)
+                    Problem(path, $"next hop {nh} is already {other.Mac} on port {other.Port} ({other.Path})");
+            }
+            else
+            {
+                hops[nh] = (mac, port, path);
+            }
+        }
+
+        private HealthCheckSpec? Check(string path, CheckSection c, uint address, int port)
+        {
+            int before = Problems.Count;
+            bool? http = (c.Type ?? "").ToLowerInvariant() switch
+            {
+                "tcp" => false,
+                "http" => true,
+                _ => null,
+            };
+            if (http is null)
+                Problem($"{path}.type", c.Type is null ? "missing: tcp or http" : $"'{c.Type}' is not tcp or http");
+            IPEndPoint? target = c.Target is { } t
+                ? EndPoint($"{path}.target", t, loopbackOnly: false)
+                : port > 0 ? new IPEndPoint(new IPAddress(BitConverter.GetBytes(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(address))), port) : null;
+            if (target is null && c.Target is null)
+                Problem($"{path}.target", "missing: the backend has no port to probe");
+            int interval = Int($"{path}.intervalMs", c.IntervalMs, 100, 3_600_000) ?? 2000;
+            int timeout = Int($"{path}.timeoutMs", c.TimeoutMs, 10, 3_600_000) ?? 1000;
+            if (timeout > interval)
+                Problem($"{path}.timeoutMs", $"{timeout} is longer than intervalMs ({interval})");
+            int rise = Int($"{path}.rise", c.Rise, 1, 100) ?? 2;
+            int fall = Int($"{path}.fall", c.Fall, 1, 100) ?? 3;
+            string p = c.Path ?? "/";
+            if (!p.StartsWith('/'))
+                Problem($"{path}.path", $"'{p}' must start with /");
+            if (Problems.Count > before)
+                return null;
+            return new HealthCheckSpec(http!.Value, target!, p, TimeSpan.FromMilliseconds(interval), TimeSpan.FromMilliseconds(timeout), rise, fall);
+        }
+
+        private AgentSpec? Agent(string path, AgentSection a, string backendId)
+        {
+            int before = Problems.Count;
+            string id = a.Id ?? backendId;
+            if (!Protocol.Agent.AgentProtocol.IsValidId(id))
+                Problem($"{path}.id", $"'{id}' must be 1..{Protocol.Agent.AgentProtocol.MaxIdLength} printable ASCII characters without spaces");
+            var address = a.Address is null ? null : EndPoint($"{path}.address", a.Address, loopbackOnly: false);
+            if (a.Address is null)
+                Problem($"{path}.address", "missing: host:port the agent answers on");
+            if (string.IsNullOrEmpty(a.Key))
+                Problem($"{path}.key", "missing: the agent's HMAC key");
+            int interval = Int($"{path}.intervalMs", a.IntervalMs, 100, 3_600_000) ?? 1000;
+            if (Problems.Count > before)
+                return null;
+            return new AgentSpec(id, address!, Encoding.UTF8.GetBytes(a.Key!), TimeSpan.FromMilliseconds(interval));
+        }
+
+        private Route? RouteOf(string path, RouteSection r, Dictionary<int, (MacAddress Mac, int Port, string Path)> hops)
+        {
+            int before = Problems.Count;
+            uint prefix = 0;
+            int length = 0;
+            string text = r.Prefix ?? "";
+            int slash = text.IndexOf('/', StringComparison.Ordinal);
+            if (slash < 0 || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out length) || length > 32)
+            {
+                Problem($"{path}.prefix", r.Prefix is null ? "missing: a.b.c.d/len" : $"'{r.Prefix}' is not a.b.c.d/len with len 0..32");
+            }
+            else
+            {
+                prefix = Ip($"{path}.prefix", text[..slash], required: false);
+                if ((prefix & ~RouteTable.MaskOf(length)) != 0)
+                    Problem($"{path}.prefix", $"'{r.Prefix}' has host bits set");
+            }
+            var mac = Mac($"{path}.mac", r.Mac, required: true, unicast: true);
+            int egress = Int($"{path}.egressPort", r.EgressPort, 0, 1) ?? 1;
+            int nh = Int($"{path}.nextHop", r.NextHop, 0, 127, required: true) ?? 0;
+            NextHopShared($"{path}.nextHop", nh, mac, egress, hops);
+            if (Problems.Count > before)
+                return null;
+            return new Route(prefix, length, (byte)nh, mac, (byte)egress);
+        }
+
+        private SyncOptions? Sync(string path, SyncSection s, uint localIp)
+        {
+            int before = Problems.Count;
+            int port = Int($"{path}.port", s.Port, 1, 65535) ?? Protocol.Sync.SyncWire.DefaultPort;
+            if (port == GlbpProtocol.Port)
+                Problem($"{path}.port", $"{port} is GLBP's port");
+            if (string.IsNullOrEmpty(s.Key))
+                Problem($"{path}.key", "missing: the group key every gateway shares");
+            var peers = new List<SyncPeer>();
+            if (s.Peers is null || s.Peers.Count == 0)
+                Problem($"{path}.peers", "missing: sync needs at least one peer (or leave the sync section out)");
+            for (int i = 0; i < (s.Peers?.Count ?? 0); i++)
+            {
+                var p = s.Peers![i];
+                uint ip = Ip($"{path}.peers[{i}].ip", p.Ip, required: true);
+                if (ip != 0 && ip == localIp)
+                    Problem($"{path}.peers[{i}].ip", $"'{p.Ip}' is this gateway's own address");
+                var mac = Mac($"{path}.peers[{i}].mac", p.Mac, required: true, unicast: true);
+                peers.Add(new SyncPeer(ip, mac));
+            }
+            if (Problems.Count > before)
+                return null;
+            return new SyncOptions { LocalIp = localIp, Key = Encoding.UTF8.GetBytes(s.Key!), Peers = peers, Port = (ushort)port };
+        }
+
+        private int? Int(string path, int? value, int min, int max, bool required = false)
+        {
+            if (value is null)
+            {
+                if (required)
+                    Problem(path, "missing");
+                return null;
+            }
+            if (value < min || value > max)
+            {
+                Problem(path, $"{value} is outside {min}..{max}");
+                return null;
+            }
+            return value;
+        }
+
+        private uint Ip(string path, string? text, bool required)
+        {
+            if (text is null)
+            {
+                if (required)
+                    Problem(path, "missing: an IPv4 address");
+                return 0;
+            }
+            try
+            {
+                uint v = Ipv4Address.Parse(text);
+                if (required && v == 0)
+                    Problem(path, "0.0.0.0 is not a usable address");
+                return v;
+            }
+            catch (FormatException)
+            {
+                Problem(path, $"'{text}' is not an IPv4 address");
+                return 0;
+            }
+        }
+
+        private MacAddress Mac(string path, string? text, bool required, bool unicast)
+        {
+            if (text is null)
+            {
+                if (required)
+                    Problem(path, "missing: a MAC address");
+                return default;
+            }
+            try
+            {
+                var mac = MacAddress.Parse(text);
+                if (unicast && (mac.IsMulticast || mac.Value == 0))
+                    Problem(path, $"'{text}' must be a unicast MAC address");
+                return mac;
+            }
+            catch (FormatException)
+            {
+                Problem(path, $"'{text}' is not a MAC address");
+                return default;
+            }
+        }
+
+        private IPEndPoint? EndPoint(string path, string text, bool loopbackOnly)
+        {
+            if (!IPEndPoint.TryParse(text, out var ep) || ep.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || !text.Contains(':', StringComparison.Ordinal))
+            {
+                Problem(path, $"'{text}' is not an IPv4 host:port");
+                return null;
+            }
+            if (loopbackOnly && !IPAddress.IsLoopback(ep.Address))
+            {
+                Problem(path, $"'{text}' is not a loopback address: the local API serves 127.0.0.1 only");
+                return null;
+            }
+            return ep;
+        }
+    }
+}

@@ -1,0 +1,22 @@
+namespace Offload.Daemon;
+
+// What the local API serves and `offload show` prints: plain records, addresses already formatted, so the CLI
+// needs none of the control plane's types to read them.
+
+public sealed record GlbpForwarderView(int Number, string Vmac, string Owner, bool Owned, string State, string Holder, bool Redirected, double? LoadPps);
+
+public sealed record GlbpGroupView(
+    int Group, string State, string VirtualIp, int Priority, int Weighting, bool Forwarding, string ActiveRouter, string StandbyRouter,
+    int Members, IReadOnlyList<GlbpForwarderView> Forwarders);
+
+public sealed record GlbpView(string Gateway, string LocalIp, IReadOnlyList<GlbpGroupView> Groups);
+
+public sealed record FlowRow(string Client, string Service, string Backend, string? Reverse, string State, string? Vmac, bool FromPeer);
+
+public sealed record FlowsView(string Gateway, int Sessions, int Entries, int Capacity, IReadOnlyList<FlowRow> Flows);
+
+public sealed record BackendRow(
+    string Service, string Id, string Address, int Port, bool Healthy, bool ChecksUp, string Agent, int Weight, double Overload, int Sessions,
+    bool Draining);
+
+public sealed record BackendsView(string Gateway, IReadOnlyList<BackendRow> Backends);

@@ -1,0 +1,103 @@
+using System.Text.Json;
+using Offload.Cli;
+using Offload.Daemon;
+
+namespace Offload.Cli.Tests;
+
+/// <summary>`offload run` and `offload show` against each other over loopback, on the Verilator model and the system clock.</summary>
+[NonParallelizable]
+public class DaemonCommandTests
+{
+    private static string Example => Path.Combine(TablesFileTests.RepoRoot(), "examples", "gateway.json");
+
+    private static (int Rc, string Err) CaptureError(Func<int> run)
+    {
+        var saved = Console.Error;
+        using var err = new StringWriter();
+        Console.SetError(err);
+        try
+        {
+            return (run(), err.ToString());
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+    }
+
+    [Test]
+    public void Run_serves_the_example_gateway_and_show_reads_it_back()
+    {
+        var started = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var output = new StringWriter();
+        using var cancel = new CancellationTokenSource();
+        var run = Task.Run(() => RunCommand.Run(new FileInfo(Example), seconds: 2, verbose: false, apiListen: "127.0.0.1:0", TextWriter.Synchronized(output),
+            cancel.Token, started.SetResult));
+        try
+        {
+            // A guard against a daemon that never comes up, not a performance assertion.
+            Assert.That(Task.WaitAny([started.Task, run], TimeSpan.FromSeconds(60)), Is.Zero, "the daemon started its API");
+            Uri api = started.Task.Result;
+
+            using var table = new StringWriter();
+            Assert.That(ShowCommand.Run("glbp", api.ToString(), json: false, 0, table), Is.Zero);
+            Assert.That(table.ToString(), Does.Contain("gw-a - Group 1").And.Contain("Virtual IP address is 10.0.0.1").And.Contain("Priority 110"));
+
+            using var json = new StringWriter();
+            Assert.That(ShowCommand.Run("glbp", api.ToString(), json: true, 0, json), Is.Zero);
+            var view = JsonSerializer.Deserialize<GlbpView>(json.ToString(), LocalApi.JsonOptions)!;
+            Assert.That((view.Gateway, view.LocalIp, view.Groups.Single().VirtualIp), Is.EqualTo(("gw-a", "10.0.0.11", "10.0.0.1")));
+
+            using var backends = new StringWriter();
+            Assert.That(ShowCommand.Run("backends", api.ToString(), json: false, 0, backends), Is.Zero);
+            Assert.That(backends.ToString(), Does.Contain("b3").And.Contain("198.51.100.3:8080"));
+            using var flows = new StringWriter();
+            Assert.That(ShowCommand.Run("flows", api.ToString(), json: false, 10, flows), Is.Zero);
+            Assert.That(flows.ToString(), Does.Contain("gw-a: 0 session(s)"));
+        }
+        finally
+        {
+            cancel.CancelAfter(TimeSpan.FromSeconds(30));
+            Assert.That(run.Wait(TimeSpan.FromSeconds(60)), Is.True, "run stopped after --seconds");
+        }
+        Assert.That(run.Result, Is.Zero);
+        Assert.That(output.ToString(), Does.Contain("offload: stopped;").And.Contain("group 1"));
+    }
+
+    [Test]
+    public void Run_refuses_a_bad_config_with_the_json_path_and_exit_code_2()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"offload-bad-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, File.ReadAllText(Example).Replace("\"vip\": \"10.0.0.1\"", "\"vip\": \"10.0.0.300\"", StringComparison.Ordinal));
+        try
+        {
+            var (rc, err) = CaptureError(() => RunCommand.Run(new FileInfo(path), 1, false, null, TextWriter.Null, CancellationToken.None));
+            Assert.That(rc, Is.EqualTo(2));
+            Assert.That(err, Does.Contain(path).And.Contain("groups[0].vip: '10.0.0.300' is not an IPv4 address"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public void Show_without_a_daemon_says_so_and_bad_arguments_exit_2()
+    {
+        var (rc, err) = CaptureError(() => ShowCommand.Run("glbp", "http://127.0.0.1:1/", false, 0, TextWriter.Null));
+        Assert.That(rc, Is.EqualTo(1));
+        Assert.That(err, Does.Contain("cannot reach the gateway's API at http://127.0.0.1:1/"));
+        (rc, err) = CaptureError(() => ShowCommand.Run("glbp", "ftp://x", false, 0, TextWriter.Null));
+        Assert.That(rc, Is.EqualTo(2));
+        Assert.That(err, Does.Contain("--api 'ftp://x'"));
+        (rc, _) = CaptureError(() => RunCommand.Run(new FileInfo(Example), 1, false, "10.1.2.3:80", TextWriter.Null, CancellationToken.None));
+        Assert.That(rc, Is.EqualTo(2));
+
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        string busy = taken.LocalEndpoint.ToString()!;
+        (rc, err) = CaptureError(() => RunCommand.Run(new FileInfo(Example), 1, false, busy, TextWriter.Null, CancellationToken.None));
+        Assert.That(rc, Is.EqualTo(2));
+        Assert.That(err, Does.Contain($"cannot serve the API on {busy}"));
+    }
+}

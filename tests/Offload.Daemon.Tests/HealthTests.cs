@@ -1,0 +1,78 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Offload.Protocol;
+using static Offload.Daemon.Tests.DaemonRig;
+
+namespace Offload.Daemon.Tests;
+
+/// <summary>
+/// Health checks configured in the file reach the balancer through the node's loop: a backend whose TCP check fails
+/// (a closed loopback port) goes down, is logged and reported, and gets no new connections; the others, whose check
+/// connects to a listener on loopback, stay up.
+/// </summary>
+[NonParallelizable]
+public class HealthTests
+{
+    [Test]
+    public void A_backend_whose_check_fails_goes_down_and_new_connections_avoid_it()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int open = ((IPEndPoint)listener.LocalEndpoint).Port;
+        int closed;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            closed = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        var json = JsonNode.Parse(File.ReadAllText(ExamplePath), documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!;
+        var backends = json["services"]![0]!["backends"]!.AsArray();
+        for (int i = 0; i < backends.Count; i++)
+        {
+            backends[i]!["check"] = new JsonObject
+            {
+                ["type"] = "tcp",
+                ["target"] = $"127.0.0.1:{(i == 0 ? closed : open)}",
+                // One probe at start only, and no timeout on the fake clock, which runs far ahead of the real sockets.
+                ["intervalMs"] = 3_600_000,
+                ["timeoutMs"] = 3_600_000,
+                ["rise"] = 1,
+                ["fall"] = 1,
+            };
+        }
+        json["health"] = new JsonObject { ["agentListen"] = "127.0.0.1:0" };
+        json["api"]!["listen"] = "127.0.0.1:0";
+        var config = GatewayConfig.Parse(json.ToJsonString());
+
+        using var rig = new DaemonRig();
+        var logs = new LogCapture();
+        var a = rig.Add(config, logs);
+        a.Gateway.Start();
+        // The probes run on real loopback sockets: wait for their answers (bounded, not a timing assertion).
+        for (int i = 0; i < 400 && a.Gateway.BackendsView().Backends.Single(b => b.Id == "b1").Healthy; i++)
+        {
+            rig.Run(TimeSpan.FromMilliseconds(100));
+            Thread.Sleep(25);
+        }
+        rig.Run(TimeSpan.FromSeconds(8));
+
+        var view = a.Gateway.BackendsView().Backends.ToDictionary(b => b.Id);
+        Assert.That(view["b1"].Healthy, Is.False, "the closed port fails the check");
+        Assert.That(view["b1"].ChecksUp, Is.False);
+        Assert.That(view["b2"].Healthy && view["b3"].Healthy, Is.True, "the listening port keeps them up");
+        var down = logs.Of<GatewayNode>(LogLevel.Warning).Where(e => e.Message.Contains("is down", StringComparison.Ordinal)).ToList();
+        Assert.That(down.Select(e => e.Properties["Backend"]), Is.EqualTo(new[] { "b1" }), "the change is logged once, with the backend as a property");
+        Assert.That(a.Gateway.Metrics(), Does.Contain("offload_backend_healthy{gateway=\"gw-a\",service=\"192.0.2.10:80/tcp\",backend=\"b1\"} 0"));
+
+        for (int c = 1; c <= 12; c++)
+        {
+            rig.FromClient(ClientTcp(c, a.OwnVmac, TcpFlags.Syn));
+            Assert.That(a.Gateway.Tracker.TryGet(new Device.FlowKey(0, ClientIp(c), ServiceVip, IpProtocol.Tcp, ClientPort(c), ServicePort), out var s), Is.True);
+            Assert.That(s.Backend!.Id, Is.Not.EqualTo("b1"), $"client {c}");
+        }
+        listener.Stop();
+    }
+}
