@@ -57,6 +57,8 @@ public sealed class GatewayNode : IDisposable
     private long _syncDroppedSeen;
     private volatile int _flowCount;
     private bool _started;
+    private readonly DataplaneForwardingPlane _plane;
+    private DateTimeOffset? _holdOverEnds;
     private bool _disposed;
 
     /// <param name="config">A validated configuration (<see cref="GatewayConfig.Load"/>).</param>
@@ -100,7 +102,11 @@ public sealed class GatewayNode : IDisposable
             _log.LogInformation("Session sync to {Peers} peer(s) on UDP {Port}, boot {Boot}", sync.Peers.Count, sync.Port, _sync.BootId);
         }
 
-        var plane = new DataplaneForwardingPlane(_dataplane, DeviceLock);
+        _plane = new DataplaneForwardingPlane(_dataplane, DeviceLock);
+        int adopted = _plane.AdoptFromHardware();
+        if (adopted > 0)
+            _log.LogInformation("Holding over {Vmacs} vMAC filter entries found in the hardware until the groups confirm them", adopted);
+        var plane = _plane;
         var transport = new HostPortGlbpTransport(_dataplane, DeviceLock, config.Port0Mac, config.LocalIp);
         _host = new GatewayHost(_dataplane, DeviceLock, config.LocalIp) { OtherFrames = OnHostFrame };
         _meter = new ForwarderLoadMeter(_dataplane, DeviceLock, time, TimeSpan.FromSeconds(1), ReportLoad, () => _flowCount);
@@ -167,6 +173,9 @@ public sealed class GatewayNode : IDisposable
             _started = true;
             lock (DeviceLock)
                 _dataplane.SetWatchdog(_config.WatchdogCycles);
+            // After one hold time every peer has taken over what this box's groups do not claim again.
+            if (_plane.HeldOver > 0)
+                _holdOverEnds = _time.GetUtcNow() + _config.Groups.Select(g => g.HoldTime).DefaultIfEmpty(TimeSpan.Zero).Max();
             foreach (var g in _groups)
                 g.Start();
             _meter.Start();
@@ -190,6 +199,13 @@ public sealed class GatewayNode : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             DrainEvents();
+            if (_holdOverEnds is { } ends && _time.GetUtcNow() >= ends)
+            {
+                _holdOverEnds = null;
+                int dropped = _plane.EndHoldOver();
+                if (dropped > 0)
+                    _log.LogInformation("Hold-over ended: removed {Vmacs} vMAC(s) no group claims", dropped);
+            }
             int n = _host.Step();
             DrainEvents();
             if (_health is not null)
@@ -244,8 +260,10 @@ public sealed class GatewayNode : IDisposable
         }
     }
 
-    // Port MACs and SYNC_PORT, and an empty vMAC filter and group table. Next hops and flow entries are
-    // left as they are: they are what keeps established connections forwarding across a control-plane restart.
+    // Port MACs and SYNC_PORT, and an empty group table (ARP answers wait for the election). The vMAC filter, next
+    // hops and flow entries are left as they are: they keep established connections forwarding across a
+    // control-plane restart; the forwarding plane adopts the filter and holds it over until the groups know their
+    // roles again.
     private void ApplyBase(DataplaneGeometry g)
     {
         var ops = new List<CsrOp>(8);
@@ -256,13 +274,9 @@ public sealed class GatewayNode : IDisposable
             ops.Add(CsrOp.Write(Reg.PortMacHi + ((uint)p * Reg.PortMacHiStride), macs[p].Hi));
         }
         ops.Add(CsrOp.Write(Reg.SyncPort, _config.Sync?.Port ?? Protocol.Sync.SyncWire.DefaultPort));
-        var vmacs = new (int, MacAddress?)[g.Vmacs];
-        for (int i = 0; i < vmacs.Length; i++)
-            vmacs[i] = (i, null);
         lock (DeviceLock)
         {
             Device.Batch(ops.ToArray(), default);
-            _dataplane.WriteVmacs(vmacs);
             for (int i = 0; i < g.Groups; i++)
                 _dataplane.WriteGroup(i, null);
             // Off while the flow table is read back, which takes longer than any sensible timeout; Start arms it.

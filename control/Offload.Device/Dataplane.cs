@@ -171,6 +171,28 @@ public sealed class Dataplane
         _device.Batch(ops, default);
     }
 
+    /// <summary>The whole vMAC filter as the hardware holds it (null where an entry is not valid), in one batch.</summary>
+    public MacAddress?[] ReadVmacs()
+    {
+        var g = Geometry;
+        var ops = new CsrOp[2 * g.Vmacs];
+        for (int i = 0; i < g.Vmacs; i++)
+        {
+            ops[2 * i] = CsrOp.Read(Reg.VmacLo + ((uint)i * Reg.VmacLoStride));
+            ops[(2 * i) + 1] = CsrOp.Read(Reg.VmacHi + ((uint)i * Reg.VmacHiStride));
+        }
+        var r = new uint[ops.Length];
+        _device.Batch(ops, r);
+        var result = new MacAddress?[g.Vmacs];
+        for (int i = 0; i < g.Vmacs; i++)
+        {
+            uint hi = r[(2 * i) + 1];
+            if (((hi >> RegField.VmacHiValidLsb) & 1) != 0)
+                result[i] = new MacAddress(((ulong)((hi >> RegField.VmacHiMacLsb) & 0xFFFF) << 32) | r[2 * i]);
+        }
+        return result;
+    }
+
     /// <summary>
     /// Writes one group table entry in one batch: CFG with the enable bit clear, VIP, the slot table, then CFG as
     /// asked (as <see cref="Apply"/> does, so a half-written table never answers). Null clears the entry (CFG and

@@ -1,5 +1,6 @@
 using Offload.Device;
 using Offload.Group;
+using Offload.Protocol.Glbp;
 
 namespace Offload.Gateway;
 
@@ -16,8 +17,15 @@ public sealed record ResponderEntry(int Index, uint VirtualIp, ArpMode Mode, byt
 /// them among every GLBP group on the box. Each call becomes one register batch; only entries that change are
 /// written. Thread-safe: groups call in under their own locks, from timers; every access to the device takes the
 /// device lock shared with the host loop and the transport. The owned ranges are assumed invalid when the plane
-/// is created (a fresh <see cref="Dataplane.Apply"/>): the plane tracks them from then on and never reads them back.
+/// is created (a fresh <see cref="Dataplane.Apply"/>) unless <see cref="AdoptFromHardware"/> takes over what a
+/// previous control plane left there.
 /// </summary>
+/// <remarks>
+/// Adopted vMACs are held over: a restarted gateway keeps accepting traffic to the vMACs it forwarded (its flow
+/// entries never stopped forwarding) until its group knows its role again, i.e. until the group first lists a
+/// non-empty set of vMACs, or until <see cref="EndHoldOver"/> (the daemon calls it one hold time after start, the
+/// time after which a peer has taken over whatever this box no longer claims).
+/// </remarks>
 public sealed class DataplaneForwardingPlane : IForwardingPlane
 {
     private readonly Dataplane _dataplane;
@@ -31,6 +39,7 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
     // Mirror of the owned vMAC entries (absolute index - _vmacFirst) and which GLBP group holds each.
     private readonly MacAddress?[] _vmacs;
     private readonly int[] _vmacGroup;
+    private readonly bool[] _heldOver;
     private readonly Dictionary<ushort, ResponderEntry> _responders = [];
     private readonly bool[] _groupUsed;
 
@@ -53,6 +62,7 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
         _hardwareSlots = g.Slots;
         _vmacs = new MacAddress?[_vmacCount];
         _vmacGroup = new int[_vmacCount];
+        _heldOver = new bool[_vmacCount];
         _groupUsed = new bool[_groupCount];
     }
 
@@ -79,6 +89,59 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
     {
         lock (_device)
             return _responders.GetValueOrDefault(group);
+    }
+
+    /// <summary>vMAC entries adopted from the hardware that no group has confirmed or released yet.</summary>
+    public int HeldOver
+    {
+        get
+        {
+            lock (_device)
+                return _heldOver.Count(h => h);
+        }
+    }
+
+    /// <summary>
+    /// Takes over the valid vMAC entries found in this plane's range (left by a control plane that restarted) and
+    /// holds them over; returns how many. GLBP vMACs are filed under the group their bits name.
+    /// </summary>
+    public int AdoptFromHardware()
+    {
+        lock (_device)
+        {
+            var found = _dataplane.ReadVmacs();
+            int adopted = 0;
+            for (int i = 0; i < _vmacs.Length; i++)
+            {
+                if (found[_vmacFirst + i] is not { } mac)
+                    continue;
+                _vmacs[i] = mac;
+                _vmacGroup[i] = GlbpVirtualMac.TryParse(mac.Value, out ushort group, out _) ? group : -1;
+                _heldOver[i] = true;
+                adopted++;
+            }
+            return adopted;
+        }
+    }
+
+    /// <summary>Removes the held-over entries no group has confirmed; returns how many.</summary>
+    public int EndHoldOver()
+    {
+        lock (_device)
+        {
+            var changes = new List<(int Index, MacAddress? Mac)>();
+            for (int i = 0; i < _vmacs.Length; i++)
+            {
+                if (!_heldOver[i])
+                    continue;
+                _heldOver[i] = false;
+                _vmacs[i] = null;
+                changes.Add((_vmacFirst + i, null));
+            }
+            if (changes.Count > 0)
+                _dataplane.WriteVmacs(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(changes));
+            return changes.Count;
+        }
     }
 
     /// <summary>Maps the group's balancing onto the two hardware modes: only host-dependent hashes the requester.</summary>
@@ -108,6 +171,10 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
                 }
                 if (_vmacGroup[i] != group)
                     continue;
+                // A group that does not know its role yet (nothing listed) leaves the held-over entries alone.
+                if (_heldOver[i] && vmacs.Count == 0)
+                    continue;
+                _heldOver[i] = false;
                 if (!wanted.Remove(held))
                 {
                     changes.Add((_vmacFirst + i, null));

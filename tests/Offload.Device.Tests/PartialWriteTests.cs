@@ -184,4 +184,22 @@ public class PartialWriteTests
         }
         Assert.Throws<ArgumentOutOfRangeException>(() => _dp.ReadNextHop(_g.NextHops));
     }
+
+    [Test]
+    public void The_vmac_filter_reads_back_what_was_written()
+    {
+        var a = MacAddress.Glbp(7, 1);
+        var b = MacAddress.Parse("02:12:34:56:78:9a");
+        _dp.WriteVmacs([(0, a), (_g.Vmacs - 1, b), (5, MacAddress.Glbp(7, 2))]);
+        _dp.WriteVmac(5, null);
+        var read = _dp.ReadVmacs();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(read, Has.Length.EqualTo(_g.Vmacs));
+            Assert.That(read[0], Is.EqualTo(a));
+            Assert.That(read[_g.Vmacs - 1], Is.EqualTo(b));
+            Assert.That(read[5], Is.Null, "invalidated");
+            Assert.That(read.Count(m => m is not null), Is.EqualTo(2));
+        }
+    }
 }

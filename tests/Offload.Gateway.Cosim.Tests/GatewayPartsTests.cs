@@ -46,6 +46,34 @@ public class GatewayPartsTests
     }
 
     [Test]
+    public void A_restarted_plane_holds_over_the_vmacs_it_finds_until_its_group_knows_its_role_or_the_hold_over_ends()
+    {
+        ulong a = MacAddress.Glbp(1, 1).Value, b = MacAddress.Glbp(1, 2).Value, c = MacAddress.Glbp(2, 3).Value;
+        new DataplaneForwardingPlane(_dp, _lock).SetVmacs(1, [a, b]);
+        _dp.WriteVmac(7, new MacAddress(c));
+
+        // The control plane restarts: a new plane over the same hardware.
+        var plane = new DataplaneForwardingPlane(_dp, _lock);
+        Assert.That(plane.AdoptFromHardware(), Is.EqualTo(3));
+        plane.SetVmacs(1, []);
+        plane.SetVmacs(2, []);
+        Assert.That(new[] { 0, 1, 7 }.Select(VmacEntry), Is.EqualTo(new MacAddress?[] { new(a), new(b), new(c) }),
+            "groups that list nothing yet do not know their role: the filter keeps taking the traffic");
+        Assert.That(plane.HeldOver, Is.EqualTo(3));
+
+        plane.SetVmacs(1, [b]);
+        Assert.That(new[] { 0, 1, 7 }.Select(VmacEntry), Is.EqualTo(new MacAddress?[] { null, new(b), new(c) }),
+            "group 1 knows it forwards b alone; a went to a peer");
+        Assert.That(plane.HeldOver, Is.EqualTo(1));
+
+        Assert.That(plane.EndHoldOver(), Is.EqualTo(1));
+        Assert.That(VmacEntry(7), Is.Null, "no group claimed c within the hold-over");
+        Assert.That(plane.VmacsOf(1), Is.EqualTo(new[] { new MacAddress(b) }));
+        plane.SetVmacs(1, []);
+        Assert.That(VmacEntry(1), Is.Null, "a confirmed entry follows its group from then on");
+    }
+
+    [Test]
     public void The_plane_keeps_entries_in_place_writes_only_its_range_and_shares_it_between_groups()
     {
         var plane = new DataplaneForwardingPlane(_dp, _lock, vmacFirst: 10, vmacCount: 3);
