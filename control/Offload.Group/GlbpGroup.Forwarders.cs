@@ -37,8 +37,10 @@ public sealed partial class GlbpGroup
 
     private void HandleForwarders(GlbpPacket packet, Peer peer, long now)
     {
-        // The Active AVG's table is the group's; while we are the AVG nobody else's overrides ours.
-        bool fromAvg = peer.State == GlbpVgState.Active && _state != GatewayState.Active;
+        // The Active AVG's table is the group's; while we are the AVG nobody else's overrides ours. Of two Actives
+        // (a healed partition, before the worse steps down) only the better one's counts: following both made
+        // members withdraw forwarders they were forwarding whenever the loser's differing table arrived.
+        bool fromAvg = peer.State == GlbpVgState.Active && _state != GatewayState.Active && BestPeerIn(GlbpVgState.Active) == peer;
         uint stamp = ++_seenStamp;
         foreach (var tlv in packet.Forwarders)
         {
@@ -105,7 +107,10 @@ public sealed partial class GlbpGroup
             Vmac = GlbpVirtualMac.Create(_options.Group, n),
             OwnerMac = owner,
             State = ForwarderState.Init,
-            HolderDeadline = now + _holdTicks,
+            // A member still in its first hold time has, by the end of it, heard every live holder's claims (they
+            // repeat every hello), whenever it learned the forwarder; waiting a hold from learning instead delayed a
+            // rebooted member's takeover of orphaned forwarders past hold + one hello when a hello was lost.
+            HolderDeadline = _state >= GatewayState.Listen && now < _joinedAt + _holdTicks ? _joinedAt + _holdTicks : now + _holdTicks,
         };
         _forwarders[n] = f;
         _pending.Add(new ForwarderNotice(Stamp, _options.Group, n, owner, ForwarderNoticeKind.Added));
