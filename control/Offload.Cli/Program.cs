@@ -54,6 +54,8 @@ benchDataplane.SetAction(r => Cli.Guard(() =>
     return 0;
 }));
 var bench = new Command("bench", "benchmarks that print figures") { benchDataplane };
+bench.Subcommands.Add(BenchBalancer.Command());
+bench.Subcommands.Add(BenchGroup.Create(json));
 root.Subcommands.Add(bench);
 
 // offload glbp watch
@@ -65,5 +67,9 @@ var glbpWatch = new Command("watch", "decode GLBP from a capture or live and sho
 glbpWatch.SetAction(r => Cli.Guard(() => GlbpWatch.Run(r.GetValue(watchPcap), r.GetValue(watchInterface), r.GetValue(json), r.GetValue(watchKey), r.GetValue(watchSeconds))));
 var glbp = new Command("glbp", "GLBP tools") { glbpWatch };
 root.Subcommands.Add(glbp);
+
+root.Subcommands.Add(AgentCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(ShowCommand.Create());
 
 return root.Parse(args).Invoke();
