@@ -114,7 +114,7 @@ internal static class ShowCommand
             console.WriteLine($"  Priority {g.Priority}, weighting {g.Weighting}{(g.Forwarding ? "" : " (below threshold: not forwarding)")}");
             console.WriteLine($"  There {(g.Forwarders.Count == 1 ? "is 1 forwarder" : $"are {g.Forwarders.Count} forwarders")} ({g.Members} member(s))");
             var table = new Table().Border(TableBorder.Simple);
-            foreach (var c in new[] { "Fwd", "MAC address", "Owner", "State", "Holder", "Load (pps)" })
+            foreach (var c in new[] { "Fwd", "MAC address", "Owner", "State", "Holder", "Weight", "Load (pps)" })
                 table.AddColumn(c);
             foreach (var f in g.Forwarders)
             {
@@ -124,6 +124,7 @@ internal static class ShowCommand
                     Markup.Escape(f.Owned ? "local" : Cisco(f.Owner)),
                     Markup.Escape(f.State + (f.Redirected ? " (redirected)" : "")),
                     f.Holder.Length == 0 ? "-" : f.Holder,
+                    f.Weighting == 0 ? "-" : f.Weighting.ToString(CultureInfo.InvariantCulture),
                     f.LoadPps is { } l ? l.ToString("0", CultureInfo.InvariantCulture) : "-");
             }
             console.Write(table);

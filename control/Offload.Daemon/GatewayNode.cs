@@ -500,7 +500,7 @@ public sealed class GatewayNode : IDisposable
                 var s = g.Snapshot();
                 var fw = s.Forwarders.Select(f => new GlbpForwarderView(f.Number, new MacAddress(f.Vmac).ToString(), new MacAddress(f.OwnerMac).ToString(),
                     f.Owned, f.State.ToString(), f.HolderIp == 0 ? "" : Ipv4Address.Format(f.HolderIp), f.Redirected,
-                    g.TryGetForwarderLoad(f.Number, out var load) ? load.PacketsPerSecond : null)).ToList();
+                    g.TryGetForwarderLoad(f.Number, out var load) ? load.PacketsPerSecond : null, f.Weighting)).ToList();
                 groups.Add(new GlbpGroupView(s.Group, s.State.ToString(), Ipv4Address.Format(s.VirtualIp), s.Priority, s.Weighting, s.Forwarding,
                     s.ActiveIp == 0 ? "" : Ipv4Address.Format(s.ActiveIp), s.StandbyIp == 0 ? "" : Ipv4Address.Format(s.StandbyIp), s.Members, fw));
             }

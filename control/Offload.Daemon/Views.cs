@@ -3,7 +3,7 @@ namespace Offload.Daemon;
 // What the local API serves and `offload show` prints: plain records, addresses already formatted, so the CLI
 // needs none of the control plane's types to read them.
 
-public sealed record GlbpForwarderView(int Number, string Vmac, string Owner, bool Owned, string State, string Holder, bool Redirected, double? LoadPps);
+public sealed record GlbpForwarderView(int Number, string Vmac, string Owner, bool Owned, string State, string Holder, bool Redirected, double? LoadPps, int Weighting);
 
 public sealed record GlbpGroupView(
     int Group, string State, string VirtualIp, int Priority, int Weighting, bool Forwarding, string ActiveRouter, string StandbyRouter,

@@ -84,6 +84,7 @@ public partial class ApiTests
         Assert.That((g.Group, g.State, g.VirtualIp, g.ActiveRouter), Is.EqualTo((1, "Active", "10.0.0.1", "10.0.0.11")));
         var f = g.Forwarders.Single();
         Assert.That((f.Vmac, f.Owner, f.Owned, f.State), Is.EqualTo((_a.OwnVmac.ToString(), Port0Mac(1).ToString(), true, "Active")));
+        Assert.That(f.Weighting, Is.EqualTo(g.Weighting), "the forwarder is ours: our weighting");
 
         var flows = await _http.GetFromJsonAsync<FlowsView>(new Uri("api/flows?limit=5", UriKind.Relative), LocalApi.JsonOptions);
         Assert.That((flows!.Sessions, flows.Entries), Is.EqualTo((1, 2)));

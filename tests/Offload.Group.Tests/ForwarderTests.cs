@@ -28,6 +28,23 @@ public class ForwarderTests
     }
 
     [Test]
+    public void The_snapshot_shows_the_weighting_of_whoever_forwards_each_forwarder()
+    {
+        var nodes = Converged(3);
+        nodes[1].Group.SetWeighting(60);
+        nodes[2].Group.SetWeighting(80);
+        _lab.RunSeconds(10);
+        var seen = nodes[0].Group.Snapshot().Forwarders.ToDictionary(f => f.OwnerMac, f => f.Weighting);
+        Assert.That(seen, Is.EqualTo(new Dictionary<ulong, byte> { [Lab.Mac(1)] = 100, [Lab.Mac(2)] = 60, [Lab.Mac(3)] = 80 }));
+
+        // gw3 goes: gw1 or gw2 holds its forwarder now, and the table shows the holder's weighting.
+        _lab.Crash(nodes[2]);
+        _lab.RunSeconds(15);
+        var taken = nodes[0].Group.Snapshot().Forwarders.Single(f => f.OwnerMac == Lab.Mac(3));
+        Assert.That(taken.Weighting, Is.EqualTo(taken.State == ForwarderState.Active ? 100 : 60));
+    }
+
+    [Test]
     public void The_AVG_assigns_forwarders_in_the_order_it_hears_members_and_stops_at_four()
     {
         var nodes = Converged(5);
