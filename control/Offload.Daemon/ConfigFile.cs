@@ -52,6 +52,21 @@ public sealed class GroupSection
     public int? UpperThreshold { get; set; }
     public int? MaxForwarders { get; set; }
     public AuthSection? Auth { get; set; }
+
+    /// <summary>Objects whose failure takes weighting off this gateway in the group.</summary>
+    public List<TrackSection>? Track { get; set; }
+}
+
+public sealed class TrackSection
+{
+    /// <summary>A service of this gateway, "VIP:PORT/tcp|udp": up while enough of its backends are healthy.</summary>
+    public string? Service { get; set; }
+
+    /// <summary>Healthy backends the service needs to count as up (default 1).</summary>
+    public int? MinHealthy { get; set; }
+
+    /// <summary>Weighting taken off while the object is down (1..254).</summary>
+    public int? Decrement { get; set; }
 }
 
 public sealed class AuthSection

@@ -49,6 +49,12 @@ public sealed record BackendSpec(BackendConfig Config, HealthCheckSpec? Check, A
 
 public sealed record ServiceSpec(ServiceConfig Config, IReadOnlyList<BackendSpec> Backends);
 
+/// <summary>A group's tracked object: the pool of <paramref name="Service"/> is up while at least
+/// <paramref name="MinHealthy"/> of its backends are healthy; while it is down the group's weighting drops by
+/// <paramref name="Decrement"/>.</summary>
+/// <param name="Id">The tracked-object id the group knows it by (unique on this gateway).</param>
+public sealed record GroupTrack(ushort Group, int Id, ServiceKey Service, byte Decrement, int MinHealthy);
+
 /// <summary>
 /// A validated gateway configuration in the control plane's own types. Built only by <see cref="Parse"/> and
 /// <see cref="Load"/>, which refuse the whole file on any problem, so a node never starts half-configured.
@@ -64,6 +70,9 @@ public sealed record GatewayConfig
     public string LogLevel { get; init; } = "information";
     public uint WatchdogCycles { get; init; }
     public IReadOnlyList<GlbpGroupOptions> Groups { get; init; } = [];
+
+    /// <summary>Tracked objects of the groups: a service's pool health lowers a group's weighting when it fails.</summary>
+    public IReadOnlyList<GroupTrack> Tracks { get; init; } = [];
     public IReadOnlyList<ServiceSpec> Services { get; init; } = [];
     public IReadOnlyList<Route> Routes { get; init; } = [];
 
@@ -168,6 +177,7 @@ public sealed record GatewayConfig
                 groups.Add(g);
             }
 
+            int beforeServices = Problems.Count;
             var services = new List<ServiceSpec>();
             var serviceKeys = new HashSet<ServiceKey>();
             var backendHops = new Dictionary<int, (MacAddress Mac, int Port, string Path)>();
@@ -179,6 +189,19 @@ public sealed record GatewayConfig
                 if (!serviceKeys.Add(s.Config.Key))
                     Problem($"services[{i}]", $"a service for {Ipv4Address.Format(s.Config.Key.VirtualIp)} protocol {s.Config.Key.Protocol} port {s.Config.Key.Port} is configured twice");
                 services.Add(s);
+            }
+
+            // A service with its own problem is missing from serviceKeys: saying so again at every track would only echo it.
+            bool servicesValid = Problems.Count == beforeServices;
+            var tracks = new List<GroupTrack>();
+            for (int i = 0; i < (f.Groups?.Count ?? 0); i++)
+            {
+                var section = f.Groups![i];
+                for (int j = 0; j < (section.Track?.Count ?? 0); j++)
+                {
+                    if (TrackOf($"groups[{i}].track[{j}]", section.Track![j], servicesValid ? serviceKeys : null) is { } t && section.Number is { } n and >= 0)
+                        tracks.Add(new GroupTrack((ushort)n, tracks.Count + 1, t.Service, t.Decrement, t.MinHealthy));
+                }
             }
 
             var routes = new List<Route>();
@@ -214,6 +237,7 @@ public sealed record GatewayConfig
                 LogLevel = level,
                 WatchdogCycles = watchdog,
                 Groups = groups,
+                Tracks = tracks,
                 Services = services,
                 Routes = routes,
                 Sync = sync,
@@ -288,6 +312,40 @@ public sealed record GatewayConfig
                 return null;
             }
             return options;
+        }
+
+        private (ServiceKey Service, byte Decrement, int MinHealthy)? TrackOf(string path, TrackSection t, HashSet<ServiceKey>? services)
+        {
+            int before = Problems.Count;
+            int decrement = Int($"{path}.decrement", t.Decrement, 1, GlbpWeighting.MaxWeighting, required: true) ?? 0;
+            int minHealthy = Int($"{path}.minHealthy", t.MinHealthy, 1, 4096) ?? 1;
+            ServiceKey? key = null;
+            if (t.Service is not { } text)
+            {
+                Problem($"{path}.service", "missing: the service whose backends this group tracks, as VIP:PORT/tcp");
+            }
+            else
+            {
+                // "192.0.2.10:80/tcp"
+                int colon = text.LastIndexOf(':');
+                int slash = text.LastIndexOf('/');
+                byte? proto = slash < 0 ? null : text[(slash + 1)..].ToLowerInvariant() switch { "tcp" => 6, "udp" => 17, _ => null };
+                if (colon < 0 || slash < colon || proto is null
+                    || !Ipv4Address.TryParse(text[..colon], out uint vip)
+                    || !ushort.TryParse(text[(colon + 1)..slash], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort port))
+                {
+                    Problem($"{path}.service", $"'{text}' is not VIP:PORT/tcp or VIP:PORT/udp");
+                }
+                else if (services?.Contains(new ServiceKey(vip, proto.Value, port)) == false)
+                {
+                    Problem($"{path}.service", $"'{text}' is not one of the services configured here");
+                }
+                else
+                {
+                    key = new ServiceKey(vip, proto.Value, port);
+                }
+            }
+            return Problems.Count > before || key is null ? null : (key.Value, (byte)decrement, minHealthy);
         }
 
         private GlbpAuthSettings Auth(string path, AuthSection? a)

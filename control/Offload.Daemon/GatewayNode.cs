@@ -51,6 +51,7 @@ public sealed class GatewayNode : IDisposable
     private readonly HealthLoadHandler? _health;
     private readonly ConcurrentQueue<GlbpEvent> _events = new();
     private readonly Dictionary<(ServiceKey, string), bool> _backendHealth = [];
+    private readonly List<(GroupTrack Track, GlbpGroup Group, Service Service, bool Up)> _tracks = [];
     private readonly byte[] _frame;
     private readonly long[] _reasons = new long[16];
     private long _syncMalformedSeen;
@@ -118,6 +119,13 @@ public sealed class GatewayNode : IDisposable
                 group.Changed += (_, e) => _events.Enqueue(e);
                 _host.Add(group);
                 _groups.Add(group);
+            }
+            foreach (var t in config.Tracks)
+            {
+                var group = _groups.Single(g => g.GroupNumber == t.Group);
+                group.Track(t.Id, t.Decrement);
+                Services.TryFind(t.Service, out var service);
+                _tracks.Add((t, group, service, true));
             }
             _health = CreateHealth(config, time);
         }
@@ -214,6 +222,7 @@ public sealed class GatewayNode : IDisposable
                     _health.Apply();
                 NoteHealth();
             }
+            UpdateTracks();
             lock (DeviceLock)
             {
                 _tracker.Age();
@@ -444,6 +453,28 @@ public sealed class GatewayNode : IDisposable
             }
         }
         return false;
+    }
+
+    // A pool counts as up while enough backends are healthy and not draining; the group hears only changes.
+    private void UpdateTracks()
+    {
+        for (int i = 0; i < _tracks.Count; i++)
+        {
+            var (track, group, service, wasUp) = _tracks[i];
+            int healthy = 0;
+            foreach (var b in service.Backends)
+            {
+                if (b.Config.Healthy && !b.Draining && b.Config.Weight > 0)
+                    healthy++;
+            }
+            bool up = healthy >= track.MinHealthy;
+            if (up == wasUp)
+                continue;
+            _tracks[i] = (track, group, service, up);
+            group.SetTrackedObject(track.Id, up);
+            _log.LogWarning("GLBP group {Group}: tracked pool {Service} is {State} ({Healthy} healthy, {Needed} needed): weighting {Weighting}",
+                track.Group, Describe(track.Service), up ? "up" : "down", healthy, track.MinHealthy, group.Snapshot().Weighting);
+        }
     }
 
     private void NoteHealth()

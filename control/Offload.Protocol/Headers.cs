@@ -170,6 +170,21 @@ public static class Ipv4Address
         return value;
     }
 
+    public static bool TryParse(string? text, out uint address)
+    {
+        address = 0;
+        if (text is null)
+            return false;
+        int parts = 0;
+        foreach (var range in text.AsSpan().Split('.'))
+        {
+            if (++parts > 4 || !byte.TryParse(text.AsSpan(range), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out byte b))
+                return false;
+            address = (address << 8) | b;
+        }
+        return parts == 4;
+    }
+
     public static string Format(uint address) =>
         string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{address >> 24}.{(address >> 16) & 0xFF}.{(address >> 8) & 0xFF}.{address & 0xFF}");
 }

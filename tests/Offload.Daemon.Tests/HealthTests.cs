@@ -18,34 +18,10 @@ public class HealthTests
     [Test]
     public void A_backend_whose_check_fails_goes_down_and_new_connections_avoid_it()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int open = ((IPEndPoint)listener.LocalEndpoint).Port;
-        int closed;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            closed = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
+        var (listener, open, closed) = Ports();
+        using var _ = listener;
 
-        var json = JsonNode.Parse(File.ReadAllText(ExamplePath), documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!;
-        var backends = json["services"]![0]!["backends"]!.AsArray();
-        for (int i = 0; i < backends.Count; i++)
-        {
-            backends[i]!["check"] = new JsonObject
-            {
-                ["type"] = "tcp",
-                ["target"] = $"127.0.0.1:{(i == 0 ? closed : open)}",
-                // One probe at start only, and no timeout on the fake clock, which runs far ahead of the real sockets.
-                ["intervalMs"] = 3_600_000,
-                ["timeoutMs"] = 3_600_000,
-                ["rise"] = 1,
-                ["fall"] = 1,
-            };
-        }
-        json["health"] = new JsonObject { ["agentListen"] = "127.0.0.1:0" };
-        json["api"]!["listen"] = "127.0.0.1:0";
-        var config = GatewayConfig.Parse(json.ToJsonString());
+        var config = GatewayConfig.Parse(WithChecks(open, closed).ToJsonString());
 
         using var rig = new DaemonRig();
         var logs = new LogCapture();
@@ -74,5 +50,81 @@ public class HealthTests
             Assert.That(s.Backend!.Id, Is.Not.EqualTo("b1"), $"client {c}");
         }
         listener.Stop();
+    }
+
+    /// <summary>The example with a TCP check on every backend: b1's against a closed port, the others' against a listener.</summary>
+    private static JsonNode WithChecks(int open, int closed)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(ExamplePath), documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!;
+        var backends = json["services"]![0]!["backends"]!.AsArray();
+        for (int i = 0; i < backends.Count; i++)
+        {
+            backends[i]!["check"] = new JsonObject
+            {
+                ["type"] = "tcp",
+                ["target"] = $"127.0.0.1:{(i == 0 ? closed : open)}",
+                // One probe at start only, and no timeout on the fake clock, which runs far ahead of the real sockets.
+                ["intervalMs"] = 3_600_000,
+                ["timeoutMs"] = 3_600_000,
+                ["rise"] = 1,
+                ["fall"] = 1,
+            };
+        }
+        json["health"] = new JsonObject { ["agentListen"] = "127.0.0.1:0" };
+        json["api"]!["listen"] = "127.0.0.1:0";
+        return json;
+    }
+
+    private static (TcpListener Listener, int Open, int Closed) Ports()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int closed;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            closed = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        return (listener, ((IPEndPoint)listener.LocalEndpoint).Port, closed);
+    }
+
+    [Test]
+    public void A_tracked_pool_that_loses_a_backend_takes_weighting_off_the_group()
+    {
+        var (listener, open, closed) = Ports();
+        using var _ = listener;
+        var json = WithChecks(open, closed);
+        json["groups"]![0]!["track"] = new JsonArray(new JsonObject { ["service"] = "192.0.2.10:80/tcp", ["minHealthy"] = 3, ["decrement"] = 60 });
+        var config = GatewayConfig.Parse(json.ToJsonString());
+        Assert.That(config.Tracks, Has.Count.EqualTo(1));
+
+        using var rig = new DaemonRig();
+        var logs = new LogCapture();
+        var a = rig.Add(config, logs);
+        a.Gateway.Start();
+        Assert.That(a.Group.Weighting, Is.EqualTo(100));
+        for (int i = 0; i < 400 && a.Gateway.BackendsView().Backends.Single(b => b.Id == "b1").Healthy; i++)
+        {
+            rig.Run(TimeSpan.FromMilliseconds(100));
+            Thread.Sleep(25);
+        }
+        rig.Run(TimeSpan.FromSeconds(1));
+        Assert.That(a.Group.Weighting, Is.EqualTo(40), "two of three healthy is below minHealthy 3: 100 - 60");
+        var line = logs.Of<GatewayNode>(LogLevel.Warning).Single(e => e.Message.Contains("tracked pool", StringComparison.Ordinal));
+        Assert.That(line.Properties["State"], Is.EqualTo("down"));
+    }
+
+    [Test]
+    public void A_track_must_name_a_configured_service()
+    {
+        var json = JsonNode.Parse(File.ReadAllText(ExamplePath), documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!;
+        json["groups"]![0]!["track"] = new JsonArray(
+            new JsonObject { ["service"] = "192.0.2.99:80/tcp", ["decrement"] = 10 },
+            new JsonObject { ["service"] = "192.0.2.10:80", ["decrement"] = 10 },
+            new JsonObject { ["service"] = "192.0.2.10:80/tcp" });
+        var e = Assert.Throws<GatewayConfigException>(() => GatewayConfig.Parse(json.ToJsonString()))!;
+        Assert.That(e.Message, Does.Contain("groups[0].track[0].service: '192.0.2.99:80/tcp' is not one of the services configured here"));
+        Assert.That(e.Message, Does.Contain("groups[0].track[1].service: '192.0.2.10:80' is not VIP:PORT/tcp or VIP:PORT/udp"));
+        Assert.That(e.Message, Does.Contain("groups[0].track[2].decrement"));
     }
 }
