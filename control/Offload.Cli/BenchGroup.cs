@@ -114,7 +114,7 @@ internal static class BenchGroup
             string goal = x.UnchangedAfterFailover is { } u
                 ? $"kept {u.ToString("P1", CultureInfo.InvariantCulture)}"
                 : $"≤ {x.Tolerance.ToString("0.##", CultureInfo.InvariantCulture)}";
-            bool met = x.WithinTolerance && x.UnchangedAfterFailover is null or 1.0;
+            bool met = x.WithinTolerance != false && x.UnchangedAfterFailover is null or 1.0;
             a.AddRow(x.Mode, I(x.Hosts), I(x.Forwarders), $"{I(x.MaxPerForwarder)} / {I(x.MinPerForwarder)}", $"{D(x.IdealMax)} / {D(x.IdealMin)}", D(x.MaxDeviation), Markup.Escape(goal), Yes(met));
         }
         AnsiConsole.Write(a);

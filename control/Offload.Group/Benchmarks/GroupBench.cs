@@ -33,7 +33,7 @@ public sealed record FailoverFigure(int HelloMs, int HoldMs, int Runs, double Fo
 /// table plus one for the unfinished last pass (N/256 + 1).
 /// </summary>
 public sealed record ArpFigure(string Mode, int Hosts, int Forwarders, int MaxPerForwarder, int MinPerForwarder, double IdealMax, double IdealMin,
-    double MaxDeviation, double Tolerance, bool WithinTolerance, double? UnchangedAfterFailover, IReadOnlyList<int> PerForwarder, IReadOnlyList<double> Weights);
+    double MaxDeviation, double Tolerance, bool? WithinTolerance, double? UnchangedAfterFailover, IReadOnlyList<int> PerForwarder, IReadOnlyList<double> Weights);
 
 /// <summary>
 /// Many groups at once. CPU is the process's CPU time (all threads, GC included) over the simulated run divided by
@@ -46,7 +46,7 @@ public sealed record ScaleFigure(int Groups, int MembersPerGroup, int HelloMs, i
 public sealed record GroupBenchResult(int Seed, IReadOnlyList<FailoverFigure> Failover, IReadOnlyList<ArpFigure> ArpDistribution, ScaleFigure Scale)
 {
     public bool FailoverGoalsMet => Failover.All(f => f.GoalMet);
-    public bool DistributionGoalsMet => ArpDistribution.All(a => a.WithinTolerance && a.UnchangedAfterFailover is null or 1.0);
+    public bool DistributionGoalsMet => ArpDistribution.All(a => a.WithinTolerance != false && a.UnchangedAfterFailover is null or 1.0);
 }
 
 /// <summary>
@@ -223,8 +223,8 @@ public static class GroupBench
             maxDev = Math.Max(maxDev, Math.Abs(counts[i] - ideal));
         }
         double tolerance = (hosts / (double)SlotTableBuilder.SlotCount) + 1;
-        // A hash spreads hosts only statistically: its goal is stability, so the slot tolerance does not apply.
-        bool within = lb == GlbpLoadBalancing.HostDependent || maxDev <= tolerance;
+        // A hash spreads hosts only statistically: its goal is stability, so the slot tolerance does not apply (null).
+        bool? within = lb == GlbpLoadBalancing.HostDependent ? null : maxDev <= tolerance;
         return new ArpFigure(mode, hosts, forwarders, counts.Max(), counts.Min(), Math.Round(idealMax, 2), Math.Round(idealMin, 2), Math.Round(maxDev, 2),
             Math.Round(tolerance, 2), within, unchanged, counts, [.. weights.Select(w => Math.Round(w / total, 4))]);
     }
