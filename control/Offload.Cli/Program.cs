@@ -72,4 +72,13 @@ root.Subcommands.Add(AgentCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ShowCommand.Create());
 
-return root.Parse(args).Invoke();
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // One line per problem and exit 2, like every other bad input, instead of the whole help text.
+    foreach (var error in parsed.Errors)
+        Console.Error.WriteLine($"offload: {error.Message}");
+    Console.Error.WriteLine("offload: 'offload --help' and 'offload COMMAND --help' list the commands and options");
+    return 2;
+}
+return parsed.Invoke();

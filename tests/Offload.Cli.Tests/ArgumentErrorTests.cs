@@ -1,0 +1,45 @@
+using System.Diagnostics;
+
+namespace Offload.Cli.Tests;
+
+/// <summary>Arguments the parser refuses: one line naming each problem on stderr, exit 2, no help dump.</summary>
+public class ArgumentErrorTests
+{
+    private static (int Rc, string Out, string Err) Offload(params string[] args)
+    {
+        string dll = Path.Combine(TestContext.CurrentContext.TestDirectory, "offload.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        foreach (string a in args)
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result, err);
+    }
+
+    [TestCase(new[] { "bogus" }, "'bogus'")]
+    [TestCase(new[] { "demo", "--hosts", "500" }, "--hosts 500: give 1 to 200")]
+    [TestCase(new[] { "demo", "--width", "12" }, "--width 12")]
+    [TestCase(new[] { "sim" }, "--pcap")]
+    public void Refused_arguments_exit_2_with_the_problem_named(string[] args, string named)
+    {
+        var (rc, stdout, err) = Offload(args);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(rc, Is.EqualTo(2));
+            Assert.That(err, Does.Contain(named));
+            Assert.That(err.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.All.StartWith("offload: "));
+            Assert.That(stdout, Does.Not.Contain("Usage:"), "no help dump for a mistake");
+        }
+    }
+
+    [Test]
+    public void Help_is_still_help()
+    {
+        var (rc, stdout, _) = Offload("--help");
+        Assert.That(rc, Is.Zero);
+        Assert.That(stdout, Does.Contain("Usage:"));
+    }
+}
