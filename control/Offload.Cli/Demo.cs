@@ -59,7 +59,17 @@ internal static class Demo
 
     private static uint HostIp(int i) => 0x0A00_0064 + (uint)i;  // 10.0.0.100 + i
 
-    public static int Run(int width, int hosts, DirectoryInfo? outDir)
+    /// <summary>The first act (one data plane against the reference model), then the second (<see cref="DemoFailover"/>) unless skipped.</summary>
+    public static int Run(int width, int hosts, DirectoryInfo? outDir, bool failover = true)
+    {
+        int rc = FirstAct(width, hosts, outDir);
+        if (!failover)
+            return rc;
+        int second = DemoFailover.Run(hosts);
+        return rc != 0 ? rc : second;
+    }
+
+    private static int FirstAct(int width, int hosts, DirectoryInfo? outDir)
     {
         using var run = new ModelRun(width, build: Tables);
         var g = run.Dataplane.Geometry;

@@ -20,7 +20,7 @@ public class ArgumentErrorTests
     }
 
     [TestCase(new[] { "bogus" }, "'bogus'")]
-    [TestCase(new[] { "demo", "--hosts", "500" }, "--hosts 500: give 1 to 200")]
+    [TestCase(new[] { "demo", "--hosts", "500" }, "--hosts 500: give 1 to 120")]
     [TestCase(new[] { "demo", "--width", "12" }, "--width 12")]
     [TestCase(new[] { "sim" }, "--pcap")]
     public void Refused_arguments_exit_2_with_the_problem_named(string[] args, string named)
