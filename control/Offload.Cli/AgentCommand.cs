@@ -37,28 +37,7 @@ internal static class AgentCommand
         {
             AgentArgs a = Check(r.GetValue(gateway) ?? [], r.GetValue(id), r.GetValue(keyFile), r.GetValue(key), r.GetValue(interval),
                 r.GetValue(weight), r.GetValue(drain), r.GetValue(listen), r.GetValue(count));
-            // Invoke() runs this synchronously, without the parser's own Ctrl-C handling: stop cleanly on SIGINT and
-            // SIGTERM here, so the agent prints its summary and exits 0 instead of being killed.
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            void OnCancel(object? sender, ConsoleCancelEventArgs e)
-            {
-                e.Cancel = true;
-                stop.Cancel();
-            }
-            Console.CancelKeyPress += OnCancel;
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-            {
-                c.Cancel = true;
-                stop.Cancel();
-            });
-            try
-            {
-                return Run(a, new ProcHostLoadSource(), Console.Out, stop.Token);
-            }
-            finally
-            {
-                Console.CancelKeyPress -= OnCancel;
-            }
+            return Cli.UntilStopped(ct, stop => Run(a, new ProcHostLoadSource(), Console.Out, stop));
         })));
         return command;
     }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Offload.Device;
 using Offload.HwModel;
 using Offload.Protocol.Pcap;
@@ -18,6 +19,35 @@ internal static class Cli
         {
             Console.Error.WriteLine($"offload: {e.Message}");
             return 2;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with a token cancelled by Ctrl-C or SIGTERM. Invoke() runs actions synchronously,
+    /// without the parser's own Ctrl-C handling: long-running commands stop cleanly here, print their summary and
+    /// exit 0 instead of being killed.
+    /// </summary>
+    public static int UntilStopped(CancellationToken ct, Func<CancellationToken, int> body)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        void OnCancel(object? sender, ConsoleCancelEventArgs e)
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        }
+        Console.CancelKeyPress += OnCancel;
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            stop.Cancel();
+        });
+        try
+        {
+            return body(stop.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= OnCancel;
         }
     }
 

@@ -24,26 +24,7 @@ internal static class RunCommand
         };
         command.SetAction((r, ct) => Task.FromResult(Cli.Guard(() =>
         {
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            void OnCancel(object? sender, ConsoleCancelEventArgs e)
-            {
-                e.Cancel = true;
-                stop.Cancel();
-            }
-            Console.CancelKeyPress += OnCancel;
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-            {
-                c.Cancel = true;
-                stop.Cancel();
-            });
-            try
-            {
-                return Run(r.GetValue(config)!, r.GetValue(seconds), r.GetValue(verbose), r.GetValue(api), Console.Out, stop.Token);
-            }
-            finally
-            {
-                Console.CancelKeyPress -= OnCancel;
-            }
+            return Cli.UntilStopped(ct, stop => Run(r.GetValue(config)!, r.GetValue(seconds), r.GetValue(verbose), r.GetValue(api), Console.Out, stop));
         })));
         return command;
     }
