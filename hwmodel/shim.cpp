@@ -108,7 +108,8 @@ struct RxPort {
 struct TxPort {
     TxPins pins{};
     FrameQueue done;
-    std::vector<uint8_t> current;  // frame being collected
+    std::vector<uint8_t> current;  // frame being collected: its first cur_len bytes
+    size_t cur_len = 0;
     uint32_t ready_pattern = 0xFFFFFFFFu;
     uint64_t violations = 0;
     // what was offered last cycle without a handshake: AXI-Stream forbids changing or withdrawing it
@@ -208,17 +209,20 @@ inline void sample_tx(ofm* m, int i, uint64_t cycle) {
     bool last = *p.tlast;
     unsigned n = keep_bytes(*p.tkeep, last, port.violations);
     Word w = *p.tdata;
-    size_t at = port.current.size();
-    port.current.resize(at + n);  // capacity is reserved up front; this does not allocate
+    size_t at = port.cur_len;
+    // sized up front for any legal frame; resizing per word would zero-fill every byte first
+    if (at + kBytes > port.current.size())
+        port.current.resize(2 * port.current.size());
     std::memcpy(port.current.data() + at, &w, n);
+    port.cur_len = at + n;
     if (s.tx_words == 0)
         s.tx_first_cycle = cycle;
     s.tx_last_cycle = cycle;
     s.tx_words++;
     if (last) {
         s.tx_frames++;
-        port.done.push(port.current.data(), static_cast<uint32_t>(port.current.size()));
-        port.current.clear();
+        port.done.push(port.current.data(), static_cast<uint32_t>(port.cur_len));
+        port.cur_len = 0;
     }
 }
 
@@ -286,7 +290,7 @@ void bind_pins(ofm* m) {
     m->tx[1].pins = {&t->m_axis_tx1_tdata, &t->m_axis_tx1_tkeep, &t->m_axis_tx1_tvalid, &t->m_axis_tx1_tready,
                      &t->m_axis_tx1_tlast};
     for (TxPort& p : m->tx)
-        p.current.reserve(65536 + kBytes);
+        p.current.resize(65536 + kBytes);
 }
 
 inline bool valid_port(int port) { return port == 0 || port == 1; }
@@ -305,7 +309,7 @@ void ofm_reset(ofm* m) {
     }
     for (TxPort& p : m->tx) {
         p.done.clear();
-        p.current.clear();
+        p.cur_len = 0;
         p.stalled = false;
     }
     t->csr_req = 0;
@@ -320,7 +324,7 @@ void ofm_reset(ofm* m) {
     // Whatever left during reset is not traffic.
     for (TxPort& p : m->tx) {
         p.done.clear();
-        p.current.clear();
+        p.cur_len = 0;
     }
     clear_stats(m);
 }

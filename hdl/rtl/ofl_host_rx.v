@@ -127,30 +127,41 @@ wire filling = started_reg && !chunk_reg && left_reg != 16'd0 && q_valid;
 
 generate
     if (WB >= 4) begin : wide
+        // every result is used only while filling; skipping the byte gather otherwise keeps an
+        // idle host queue nearly free in simulation
         always @* begin
-            take = left_reg < 16'd4 ? left_reg : 16'd4;
+            take = 16'd4;
             acc_next = 32'd0;
-            for (b = 0; b < 4; b = b + 1) begin
-                if (b < take) begin
-                    acc_next[31-8*b -: 8] = q_data[8*(b + {29'd0, off_reg}) +: 8];
-                end
-            end
             acc_n_next = 3'd4;
-            pop_word = {13'd0, off_reg} + 16'd4 >= WB16 || left_reg == take;
+            pop_word = 1'b0;
             chunk_done = 1'b1;
+            if (filling) begin
+                take = left_reg < 16'd4 ? left_reg : 16'd4;
+                for (b = 0; b < 4; b = b + 1) begin
+                    if (b < take) begin
+                        acc_next[31-8*b -: 8] = q_data[8*(b + {29'd0, off_reg}) +: 8];
+                    end
+                end
+                pop_word = {13'd0, off_reg} + 16'd4 >= WB16 || left_reg == take;
+            end
         end
     end else begin : narrow
         always @* begin
-            take = left_reg < WB16 ? left_reg : WB16;
+            take = WB16;
             acc_next = acc_reg;
-            for (b = 0; b < WB; b = b + 1) begin
-                if (b < take) begin
-                    acc_next[31-8*(b + {29'd0, acc_n_reg}) -: 8] = q_data[8*b +: 8];
-                end
-            end
-            acc_n_next = acc_n_reg + take[2:0];
+            acc_n_next = acc_n_reg;
             pop_word = 1'b1;
-            chunk_done = acc_n_next == 3'd4 || left_reg == take;
+            chunk_done = 1'b0;
+            if (filling) begin
+                take = left_reg < WB16 ? left_reg : WB16;
+                for (b = 0; b < WB; b = b + 1) begin
+                    if (b < take) begin
+                        acc_next[31-8*(b + {29'd0, acc_n_reg}) -: 8] = q_data[8*b +: 8];
+                    end
+                end
+                acc_n_next = acc_n_reg + take[2:0];
+                chunk_done = acc_n_next == 3'd4 || left_reg == take;
+            end
         end
     end
 endgenerate

@@ -15,15 +15,15 @@ module ofl_xbar #(
     input  wire [3*DATA_W-1:0]   s_axis_tdata,
     input  wire [3*DATA_W/8-1:0] s_axis_tkeep,
     input  wire [2:0]            s_axis_tvalid,
-    output reg  [2:0]            s_axis_tready,
+    output wire [2:0]            s_axis_tready,
     input  wire [2:0]            s_axis_tlast,
     input  wire [5:0]            s_axis_tdest,
 
-    output reg  [3*DATA_W-1:0]   m_axis_tdata,
-    output reg  [3*DATA_W/8-1:0] m_axis_tkeep,
-    output reg  [2:0]            m_axis_tvalid,
+    output wire [3*DATA_W-1:0]   m_axis_tdata,
+    output wire [3*DATA_W/8-1:0] m_axis_tkeep,
+    output wire [2:0]            m_axis_tvalid,
     input  wire [2:0]            m_axis_tready,
-    output reg  [2:0]            m_axis_tlast,
+    output wire [2:0]            m_axis_tlast,
 
     output wire                  busy
 );
@@ -48,59 +48,43 @@ function [1:0] rr_pick;
     end
 endfunction
 
-// per destination: the requesting sources and the one served this cycle (3 = none); the outputs
-// are one mux per destination
-reg [1:0] act[0:2];
-reg [2:0] req[0:2];
-reg [DATA_W-1:0] d_data[0:2];
-reg [KW-1:0] d_keep[0:2];
-reg [2:0] d_valid, d_last;
-reg [2:0] rdy;
-integer d, s;
-always @* begin
-    rdy = 3'd0;
-    for (d = 0; d < 3; d = d + 1) begin
-        for (s = 0; s < 3; s = s + 1) begin
-            req[d][s] = s_axis_tvalid[s] && s_axis_tdest[2*s +: 2] == d[1:0];
-        end
-        act[d] = lock_reg[d] ? sel_reg[2*d +: 2] : rr_pick(req[d], last_reg[2*d +: 2]);
-        case (act[d])
-            2'd0: begin
-                d_data[d] = s_axis_tdata[0 +: DATA_W];
-                d_keep[d] = s_axis_tkeep[0 +: KW];
-                d_valid[d] = req[d][0];
-                d_last[d] = s_axis_tlast[0];
-                rdy[0] = m_axis_tready[d] && s_axis_tdest[1:0] == d[1:0];
-            end
-            2'd1: begin
-                d_data[d] = s_axis_tdata[DATA_W +: DATA_W];
-                d_keep[d] = s_axis_tkeep[KW +: KW];
-                d_valid[d] = req[d][1];
-                d_last[d] = s_axis_tlast[1];
-                rdy[1] = m_axis_tready[d] && s_axis_tdest[3:2] == d[1:0];
-            end
-            2'd2: begin
-                d_data[d] = s_axis_tdata[2*DATA_W +: DATA_W];
-                d_keep[d] = s_axis_tkeep[2*KW +: KW];
-                d_valid[d] = req[d][2];
-                d_last[d] = s_axis_tlast[2];
-                rdy[2] = m_axis_tready[d] && s_axis_tdest[5:4] == d[1:0];
-            end
-            default: begin
-                d_data[d] = {DATA_W{1'b0}};
-                d_keep[d] = {KW{1'b0}};
-                d_valid[d] = 1'b0;
-                d_last[d] = 1'b0;
-            end
-        endcase
+// per destination d (a constant in each generate block, so no arrays or loops are left to
+// evaluate): the requesting sources, the one served this cycle (3 = none) and the output mux
+wire [1:0] act[0:2];
+genvar gd;
+generate
+    for (gd = 0; gd < 3; gd = gd + 1) begin : dst
+        localparam [1:0] D = gd;
+        wire [2:0] req = {s_axis_tvalid[2] && s_axis_tdest[5:4] == D, s_axis_tvalid[1] && s_axis_tdest[3:2] == D,
+                          s_axis_tvalid[0] && s_axis_tdest[1:0] == D};
+        wire [1:0] a = lock_reg[gd] ? sel_reg[2*gd +: 2] : rr_pick(req, last_reg[2*gd +: 2]);
+        assign act[gd] = a;
+        assign m_axis_tdata[gd*DATA_W +: DATA_W] = a == 2'd0 ? s_axis_tdata[0 +: DATA_W]
+                                                 : a == 2'd1 ? s_axis_tdata[DATA_W +: DATA_W]
+                                                 : a == 2'd2 ? s_axis_tdata[2*DATA_W +: DATA_W] : {DATA_W{1'b0}};
+        assign m_axis_tkeep[gd*KW +: KW] = a == 2'd0 ? s_axis_tkeep[0 +: KW]
+                                         : a == 2'd1 ? s_axis_tkeep[KW +: KW]
+                                         : a == 2'd2 ? s_axis_tkeep[2*KW +: KW] : {KW{1'b0}};
+        assign m_axis_tvalid[gd] = a == 2'd0 ? req[0] : a == 2'd1 ? req[1] : a == 2'd2 ? req[2] : 1'b0;
+        assign m_axis_tlast[gd] = a == 2'd0 ? s_axis_tlast[0] : a == 2'd1 ? s_axis_tlast[1]
+                                : a == 2'd2 ? s_axis_tlast[2] : 1'b0;
     end
-    s_axis_tready = rdy;
-    m_axis_tdata = {d_data[2], d_data[1], d_data[0]};
-    m_axis_tkeep = {d_keep[2], d_keep[1], d_keep[0]};
-    m_axis_tvalid = d_valid;
-    m_axis_tlast = d_last;
-end
+endgenerate
 
+// source s is ready when the destination serving it takes the word; should two destinations name
+// the same source, the highest-numbered one decides
+genvar gs;
+generate
+    for (gs = 0; gs < 3; gs = gs + 1) begin : src
+        localparam [1:0] S = gs;
+        wire [1:0] sd = s_axis_tdest[2*gs +: 2];
+        assign s_axis_tready[gs] = act[2] == S ? m_axis_tready[2] && sd == 2'd2
+                                 : act[1] == S ? m_axis_tready[1] && sd == 2'd1
+                                 : act[0] == S ? m_axis_tready[0] && sd == 2'd0 : 1'b0;
+    end
+endgenerate
+
+integer d;
 always @(posedge clk) begin
     for (d = 0; d < 3; d = d + 1) begin
         if (m_axis_tvalid[d] && m_axis_tready[d]) begin
