@@ -42,7 +42,7 @@ check "verilator lint offload_top DATA_W=8 small tables" lint offload_top -GDATA
 for w in 64 32 16 8; do
     check "verilator lint ofl_rx DATA_W=$w" lint ofl_rx -GDATA_W=$w "$RTL"/ofl_rx.v
     check "verilator lint ofl_dispatch DATA_W=$w" lint ofl_dispatch -GDATA_W=$w "$RTL"/ofl_dispatch.v
-    check "verilator lint ofl_host_rx DATA_W=$w" lint ofl_host_rx -GDATA_W=$w "$RTL"/ofl_host_rx.v "$RTL"/ofl_fifo.v
+    check "verilator lint ofl_host_rx DATA_W=$w" lint ofl_host_rx -GDATA_W=$w "$RTL"/ofl_host_rx.v "$RTL"/ofl_fifo.v "$RTL"/ofl_frame_fifo.v
     check "verilator lint ofl_host_tx DATA_W=$w" lint ofl_host_tx -GDATA_W=$w "$RTL"/ofl_host_tx.v \
         "$RTL"/ofl_fifo.v "$RTL"/ofl_frame_fifo.v
     check "verilator lint ofl_xbar DATA_W=$w" lint ofl_xbar -GDATA_W=$w "$RTL"/ofl_xbar.v
@@ -54,7 +54,7 @@ check "verilator lint ofl_engine small tables" lint ofl_engine -GFT_BUCKETS=16 -
 check "verilator lint ofl_decode" lint ofl_decode "$RTL"/ofl_decode.v
 check "verilator lint ofl_csr" lint ofl_csr "$RTL"/ofl_csr.v
 check "verilator lint ofl_counters" lint ofl_counters "$RTL"/ofl_counters.v
-check "verilator lint ofl_fifo" lint ofl_fifo -GWIDTH=13 -GDEPTH=5 "$RTL"/ofl_fifo.v
+check "verilator lint ofl_fifo" lint ofl_fifo -GWIDTH=13 -GDEPTH=5 "$RTL"/ofl_fifo.v "$RTL"/ofl_frame_fifo.v
 check "verilator lint ofl_frame_fifo" lint ofl_frame_fifo "$RTL"/ofl_frame_fifo.v
 
 # Icarus

@@ -5,7 +5,9 @@
 // Frame FIFO: words are written at a tentative pointer and become readable only when the frame is
 // committed, so a frame can be dropped after it was (partly) stored by rolling the pointer back.
 // trim commits only the first trim_words words of the tentative data (the host TX queue drops the
-// bytes written past the committed length that way). Read side as ofl_fifo: FWFT, registered output.
+// bytes written past the committed length that way). Read side: first word falls through, the RAM
+// read synchronously into the output register (block RAM, no combinational path out of it). ofl_fifo is
+// this FIFO with every word committed as it is written.
 module ofl_frame_fifo #(
     parameter WIDTH = 64,
     parameter DEPTH = 2048
@@ -38,8 +40,8 @@ localparam [AW:0] CAP = DEPTH[AW:0];
 `ifndef SYNTHESIS
 // parameter checks (simulation and lint; synthesis tools skip them)
 initial begin
-    if (DEPTH < 2 || WIDTH < 1) begin
-        $error("ofl_frame_fifo: DEPTH must be at least 2");
+    if (DEPTH < 1 || WIDTH < 1) begin
+        $error("ofl_frame_fifo: DEPTH and WIDTH must be positive");
         $finish;
     end
 end
