@@ -85,26 +85,13 @@ internal static class RunCommand
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             if (seconds is { } limit)
                 stop.CancelAfter(TimeSpan.FromSeconds(limit));
-            // Nothing is attached to the model's ports here: clock it and take what leaves, as the wire would.
-            long[] sent = new long[2];
-            var buffer = new byte[16384];
-            using var pump = new Timer(_ =>
-            {
-                lock (node.DeviceLock)
-                {
-                    device.Model.Run(10_000);
-                    for (int p = 0; p < 2; p++)
-                    {
-                        while (device.Model.PopFrame(p, buffer) >= 0)
-                            sent[p]++;
-                    }
-                }
-            }, null, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(10));
+            // The model's clock runs by itself, as a board's would; nothing is attached to its ports here, so what
+            // leaves them is counted and dropped, as an unplugged wire would.
+            using var clock = ModelClock.Start(device);
             node.Run(stop.Token);
-            pump.Change(Timeout.Infinite, Timeout.Infinite);
             var glbp = node.GlbpView();
             var flows = node.FlowsView(0);
-            output.WriteLine($"offload: stopped; {string.Join(", ", glbp.Groups.Select(g => $"group {g.Group} {g.State}"))}; {flows.Sessions} session(s), {api.Requests} API request(s), {sent[0]} frame(s) out port 0, {sent[1]} out port 1");
+            output.WriteLine($"offload: stopped; {string.Join(", ", glbp.Groups.Select(g => $"group {g.Group} {g.State}"))}; {flows.Sessions} session(s), {api.Requests} API request(s), {clock.FramesOut(0)} frame(s) out port 0, {clock.FramesOut(1)} out port 1");
         }
         return 0;
     }

@@ -21,10 +21,10 @@ namespace Offload.Daemon;
 /// <para>
 /// Threads: the loop thread owns the balancer (services, tracker, classifier, sync), none of which is thread-safe.
 /// Group timers fire on the <see cref="TimeProvider"/>'s threads and touch the device only through
-/// <see cref="DataplaneForwardingPlane"/> and <see cref="HostPortGlbpTransport"/>, which take <see cref="DeviceLock"/>;
-/// the loop takes the same lock around every balancer call that reaches the device. Group events are only queued
+/// <see cref="DataplaneForwardingPlane"/> and <see cref="HostPortGlbpTransport"/>; the <see cref="Offload.Device.Dataplane"/>
+/// is the device's one owner and serializes every access, so no caller holds a lock for it. Group events are only queued
 /// by their handler and acted on by the loop, so the sync engine is never called from a timer. Views for the API
-/// take <c>_state</c>, which <see cref="Step"/> holds for its whole round. Lock order: state, group, device.
+/// take <c>_state</c>, which <see cref="Step"/> holds for its whole round. Lock order: state, group, then the dataplane's own.
 /// </para>
 /// <para>
 /// Start-up never wipes what a previous control plane left in the data plane: the flow table is read back
@@ -73,14 +73,13 @@ public sealed class GatewayNode : IDisposable
         _time = time ?? throw new ArgumentNullException(nameof(time));
         ArgumentNullException.ThrowIfNull(loggers);
         _log = loggers.CreateLogger<GatewayNode>();
-        Device = device;
         _dataplane = new Dataplane(device);
         var geometry = _dataplane.ReadGeometry();
         CheckFits(config, geometry);
         _frame = new byte[geometry.MaxFrame];
 
         ApplyBase(geometry);
-        _flows = new FlowTableManager(device, geometry, FlowTableStart.Load);
+        _flows = new FlowTableManager(_dataplane, geometry, FlowTableStart.Load);
 
         Services = new ServiceTable(_dataplane, [config.Port0Mac, config.Port1Mac], time);
         foreach (var spec in config.Services)
@@ -103,14 +102,14 @@ public sealed class GatewayNode : IDisposable
             _log.LogInformation("Session sync to {Peers} peer(s) on UDP {Port}, boot {Boot}", sync.Peers.Count, sync.Port, _sync.BootId);
         }
 
-        _plane = new DataplaneForwardingPlane(_dataplane, DeviceLock);
+        _plane = new DataplaneForwardingPlane(_dataplane);
         int adopted = _plane.AdoptFromHardware();
         if (adopted > 0)
             _log.LogInformation("Holding over {Vmacs} vMAC filter entries found in the hardware until the groups confirm them", adopted);
         var plane = _plane;
-        var transport = new HostPortGlbpTransport(_dataplane, DeviceLock, config.Port0Mac, config.LocalIp);
-        _host = new GatewayHost(_dataplane, DeviceLock, config.LocalIp) { OtherFrames = OnHostFrame };
-        _meter = new ForwarderLoadMeter(_dataplane, DeviceLock, time, TimeSpan.FromSeconds(1), ReportLoad, () => _flowCount);
+        var transport = new HostPortGlbpTransport(_dataplane, config.Port0Mac, config.LocalIp);
+        _host = new GatewayHost(_dataplane, config.LocalIp) { OtherFrames = OnHostFrame };
+        _meter = new ForwarderLoadMeter(_dataplane, time, TimeSpan.FromSeconds(1), ReportLoad, () => _flowCount);
         try
         {
             foreach (var options in config.Groups)
@@ -143,10 +142,8 @@ public sealed class GatewayNode : IDisposable
 
     public GatewayConfig Config => _config;
 
-    public IDevice Device { get; }
-
-    /// <summary>The lock every user of the device takes (shared with the groups' plane and transport).</summary>
-    public Lock DeviceLock { get; } = new();
+    /// <summary>The device's owner: what the node's parts and the node's users reach the data plane through.</summary>
+    public Dataplane Dataplane => _dataplane;
 
     public ServiceTable Services { get; }
 
@@ -179,8 +176,7 @@ public sealed class GatewayNode : IDisposable
             if (_started)
                 return;
             _started = true;
-            lock (DeviceLock)
-                _dataplane.SetWatchdog(_config.WatchdogCycles);
+            _dataplane.SetWatchdog(_config.WatchdogCycles);
             // After one hold time every peer has taken over what this box's groups do not claim again.
             if (_plane.HeldOver > 0)
                 _holdOverEnds = _time.GetUtcNow() + _config.Groups.Select(g => g.HoldTime).DefaultIfEmpty(TimeSpan.Zero).Max();
@@ -190,8 +186,7 @@ public sealed class GatewayNode : IDisposable
             _health?.Start();
             if (_sync is not null)
             {
-                lock (DeviceLock)
-                    _sync.RequestAll();
+                _sync.RequestAll();
             }
         }
     }
@@ -218,16 +213,12 @@ public sealed class GatewayNode : IDisposable
             DrainEvents();
             if (_health is not null)
             {
-                lock (DeviceLock)
-                    _health.Apply();
+                _health.Apply();
                 NoteHealth();
             }
             UpdateTracks();
-            lock (DeviceLock)
-            {
-                _tracker.Age();
-                _sync?.Poll();
-            }
+            _tracker.Age();
+            _sync?.Poll();
             NoteSync();
             _flowCount = _flows.Count;
             return n;
@@ -275,22 +266,11 @@ public sealed class GatewayNode : IDisposable
     // roles again.
     private void ApplyBase(DataplaneGeometry g)
     {
-        var ops = new List<CsrOp>(8);
-        MacAddress[] macs = [_config.Port0Mac, _config.Port1Mac];
-        for (int p = 0; p < 2; p++)
-        {
-            ops.Add(CsrOp.Write(Reg.PortMacLo + ((uint)p * Reg.PortMacLoStride), macs[p].Lo));
-            ops.Add(CsrOp.Write(Reg.PortMacHi + ((uint)p * Reg.PortMacHiStride), macs[p].Hi));
-        }
-        ops.Add(CsrOp.Write(Reg.SyncPort, _config.Sync?.Port ?? Protocol.Sync.SyncWire.DefaultPort));
-        lock (DeviceLock)
-        {
-            Device.Batch(ops.ToArray(), default);
-            for (int i = 0; i < g.Groups; i++)
-                _dataplane.WriteGroup(i, null);
-            // Off while the flow table is read back, which takes longer than any sensible timeout; Start arms it.
-            _dataplane.SetWatchdog(0);
-        }
+        _dataplane.WritePorts(_config.Port0Mac, _config.Port1Mac, (ushort)(_config.Sync?.Port ?? Protocol.Sync.SyncWire.DefaultPort));
+        for (int i = 0; i < g.Groups; i++)
+            _dataplane.WriteGroup(i, null);
+        // Off while the flow table is read back, which takes longer than any sensible timeout; Start arms it.
+        _dataplane.SetWatchdog(0);
     }
 
     private static void CheckFits(GatewayConfig config, DataplaneGeometry g)
@@ -367,24 +347,21 @@ public sealed class GatewayNode : IDisposable
         // A takeover queued by a hello earlier in this round installs its flows before the misses behind it are classified.
         DrainEvents();
         _reasons[(int)meta.Reason & 15]++;
-        lock (DeviceLock)
+        switch (meta.Reason)
         {
-            switch (meta.Reason)
-            {
-                case HostReason.Miss:
-                    frame.CopyTo(_frame);
-                    _classifier.Classify(meta.IngressPort, _frame.AsSpan(0, frame.Length));
-                    break;
-                case HostReason.FinRst:
-                    _tracker.OnFinRst(meta);
-                    break;
-                case HostReason.Protocol:
-                    _sync?.TryHandleFrame(meta, frame);
-                    break;
-                default:
-                    // ARP copies and requests, TTL expiries, exceptions: counted only (see the metrics).
-                    break;
-            }
+            case HostReason.Miss:
+                frame.CopyTo(_frame);
+                _classifier.Classify(meta.IngressPort, _frame.AsSpan(0, frame.Length));
+                break;
+            case HostReason.FinRst:
+                _tracker.OnFinRst(meta);
+                break;
+            case HostReason.Protocol:
+                _sync?.TryHandleFrame(meta, frame);
+                break;
+            default:
+                // ARP copies and requests, TTL expiries, exceptions: counted only (see the metrics).
+                break;
         }
     }
 
@@ -422,8 +399,7 @@ public sealed class GatewayNode : IDisposable
         {
             int installed;
             // Our own vMAC goes through the same call: a peer may hold flows of it for us after our restart.
-            lock (DeviceLock)
-                installed = _sync.OnVmacTakenOver(vmac);
+            installed = _sync.OnVmacTakenOver(vmac);
             if (!own)
                 Takeovers++;
             TakeoverInstalls += installed;
@@ -433,8 +409,7 @@ public sealed class GatewayNode : IDisposable
         else if (f.From == ForwarderState.Active && f.To != ForwarderState.Active)
         {
             int released;
-            lock (DeviceLock)
-                released = _sync.OnVmacReleased(vmac);
+            released = _sync.OnVmacReleased(vmac);
             Releases++;
             _log.LogWarning("Released {Vmac} (group {Group}, forwarder {Forwarder}): {Sessions} session(s) left this table", vmac, f.Group, f.Forwarder, released);
         }
@@ -589,8 +564,7 @@ public sealed class GatewayNode : IDisposable
         lock (_state)
         {
             DataplaneCounters hw;
-            lock (DeviceLock)
-                hw = _dataplane.ReadCounters();
+            hw = _dataplane.ReadCounters();
             var m = new PrometheusWriter(_config.Name);
             m.Help("offload_glbp_gateway_state", "gauge", "AVG state of this gateway per group (1 for the current state)");
             m.Help("offload_glbp_forwarder_active", "gauge", "1 when this gateway forwards the vMAC");

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using Offload.HwModel;
 
 namespace Offload.Device;
 
@@ -8,12 +7,18 @@ namespace Offload.Device;
 /// The data plane's registers in the terms of docs/dataplane.md: geometry, configuration, counters, the
 /// host queues and the watchdog, over any <see cref="IDevice"/>. Table writes go out as batches.
 /// </summary>
-/// <remarks>Not thread-safe: one caller at a time, like the device under it.</remarks>
+/// <remarks>
+/// The one owner of its device: every access goes through here and is serialized by a private lock, so the host
+/// loop, group timers and API views may call from their own threads without a lock of their own, and a
+/// multi-step exchange (a host frame's length, then its words) is never split by another caller. Nothing else
+/// should hold the <see cref="IDevice"/> once a Dataplane has it.
+/// </remarks>
 public sealed class Dataplane
 {
     private const int MetaBytes = RegConst.MetaBytes;
 
     private readonly IDevice _device;
+    private readonly Lock _gate = new();
     private DataplaneGeometry? _geometry;
 
     // Host-queue buffers sized for the largest frame once, so receiving and sending allocate nothing.
@@ -34,10 +39,18 @@ public sealed class Dataplane
         _device = device ?? throw new ArgumentNullException(nameof(device));
     }
 
-    public IDevice Device => _device;
+    /// <summary>The transport's name ("model", "tcp", "usb", "pcie").</summary>
+    public string Transport => _device.Transport;
 
     /// <summary>The geometry read by <see cref="ReadGeometry"/> (read on first need).</summary>
-    public DataplaneGeometry Geometry => _geometry ?? ReadGeometry();
+    public DataplaneGeometry Geometry
+    {
+        get
+        {
+            lock (_gate)
+                return _geometry ?? ReadGeometry();
+        }
+    }
 
     /// <summary>VERSION as read by <see cref="ReadGeometry"/>.</summary>
     public uint Version { get; private set; }
@@ -45,33 +58,62 @@ public sealed class Dataplane
     /// <summary>PARAM_LOOKUP_LATENCY as read by <see cref="ReadGeometry"/>.</summary>
     public int LookupLatency { get; private set; }
 
+    /// <summary>One register read, serialized with every other access.</summary>
+    public uint Read(uint address)
+    {
+        lock (_gate)
+            return _device.Read(address);
+    }
+
+    /// <summary>One register write, serialized with every other access.</summary>
+    public void Write(uint address, uint value)
+    {
+        lock (_gate)
+            _device.Write(address, value);
+    }
+
+    /// <summary>A batch as <see cref="IDevice.Batch"/>, serialized with every other access (the flow-table manager's way in).</summary>
+    public void Batch(ReadOnlySpan<CsrOp> ops, Span<uint> results)
+    {
+        lock (_gate)
+            _device.Batch(ops, results);
+    }
+
     /// <summary>Reads ID, VERSION and the PARAM_* registers.</summary>
     /// <exception cref="DeviceException">ID is not 'OFLD': something else answers on this bus.</exception>
     public DataplaneGeometry ReadGeometry()
     {
-        ReadOnlySpan<uint> addrs =
-        [
-            Reg.Id, Reg.Version, Reg.ParamDataW, Reg.ParamFtBuckets, Reg.ParamFtWays, Reg.ParamFtStash, Reg.ParamGroups,
-            Reg.ParamSlots, Reg.ParamVmacs, Reg.ParamNexthops, Reg.ParamMaxFrame, Reg.ParamHostRxDepth,
-            Reg.ParamHostTxDepth, Reg.ParamLookupLatency,
-        ];
-        Span<CsrOp> ops = stackalloc CsrOp[addrs.Length];
-        for (int i = 0; i < addrs.Length; i++)
-            ops[i] = CsrOp.Read(addrs[i]);
-        Span<uint> v = stackalloc uint[addrs.Length];
-        _device.Batch(ops, v);
-        if (v[0] != RegConst.IdValue)
-            throw new DeviceException(
-                $"ID register reads 0x{v[0]:X8}, expected 0x{RegConst.IdValue:X8} ('OFLD'): not an Offload data plane, or the register bus is broken");
-        Version = v[1];
-        var g = new DataplaneGeometry(
-            DataWidth: (int)v[2], Buckets: (int)v[3], Ways: (int)v[4], Stash: (int)v[5], Groups: (int)v[6], Slots: (int)v[7],
-            Vmacs: (int)v[8], NextHops: (int)v[9], MaxFrame: (int)v[10], HostRxDepth: (int)v[11], HostTxDepth: (int)v[12]);
-        if (g.Buckets <= 0 || g.Ways <= 0 || g.Slots <= 0 || g.MaxFrame < 14 || g.DataWidth is not (8 or 16 or 32 or 64))
-            throw new DeviceException($"PARAM registers make no sense: {g}");
-        LookupLatency = (int)v[13];
-        _geometry = g;
-        return g;
+        lock (_gate)
+        {
+            ReadOnlySpan<uint> addrs =
+            [
+                Reg.Id, Reg.Version, Reg.ParamDataW, Reg.ParamFtBuckets, Reg.ParamFtWays, Reg.ParamFtStash, Reg.ParamGroups,
+                Reg.ParamSlots, Reg.ParamVmacs, Reg.ParamNexthops, Reg.ParamMaxFrame, Reg.ParamHostRxDepth,
+                Reg.ParamHostTxDepth, Reg.ParamLookupLatency,
+            ];
+            Span<CsrOp> ops = stackalloc CsrOp[addrs.Length];
+            for (int i = 0; i < addrs.Length; i++)
+                ops[i] = CsrOp.Read(addrs[i]);
+            Span<uint> v = stackalloc uint[addrs.Length];
+            Batch(ops, v);
+            if (v[0] != RegConst.IdValue)
+                throw new DeviceException(DeviceError.Mismatch,
+                    $"ID register reads 0x{v[0]:X8}, expected 0x{RegConst.IdValue:X8} ('OFLD'): not an Offload data plane, or the register bus is broken");
+            // A different major version moves registers; an older minor lacks some this control plane writes.
+            const uint ours = RegConst.VersionValue;
+            if ((v[1] >> 24) != (ours >> 24) || ((v[1] >> 16) & 0xFF) < ((ours >> 16) & 0xFF))
+                throw new DeviceException(DeviceError.Mismatch,
+                    $"VERSION reads {FormatVersion(v[1])}, this control plane speaks register map {FormatVersion(ours)}: flash a matching image or use a matching control plane");
+            Version = v[1];
+            var g = new DataplaneGeometry(
+                DataWidth: (int)v[2], Buckets: (int)v[3], Ways: (int)v[4], Stash: (int)v[5], Groups: (int)v[6], Slots: (int)v[7],
+                Vmacs: (int)v[8], NextHops: (int)v[9], MaxFrame: (int)v[10], HostRxDepth: (int)v[11], HostTxDepth: (int)v[12]);
+            if (g.Buckets <= 0 || g.Ways <= 0 || g.Slots <= 0 || g.MaxFrame < 14 || g.DataWidth is not (8 or 16 or 32 or 64))
+                throw new DeviceException($"PARAM registers make no sense: {g}");
+            LookupLatency = (int)v[13];
+            _geometry = g;
+            return g;
+        }
     }
 
     /// <summary>
@@ -134,7 +176,24 @@ public sealed class Dataplane
                 FlowEntryCodec.AddInvalidate(ops, i);
         }
 
-        _device.Batch(CollectionsMarshal.AsSpan(ops), default);
+        Batch(CollectionsMarshal.AsSpan(ops), default);
+    }
+
+    /// <summary>"major.minor.patch" of a VERSION register value.</summary>
+    public static string FormatVersion(uint version) => $"{version >> 24}.{(version >> 16) & 0xFF}.{version & 0xFFFF}";
+
+    /// <summary>The ports' own MACs (sources of ARP replies and rewritten frames) and SYNC_PORT, in one batch.</summary>
+    public void WritePorts(MacAddress port0, MacAddress port1, ushort syncPort)
+    {
+        Span<CsrOp> ops =
+        [
+            CsrOp.Write(Reg.PortMacLo, port0.Lo),
+            CsrOp.Write(Reg.PortMacHi, port0.Hi),
+            CsrOp.Write(Reg.PortMacLo + Reg.PortMacLoStride, port1.Lo),
+            CsrOp.Write(Reg.PortMacHi + Reg.PortMacHiStride, port1.Hi),
+            CsrOp.Write(Reg.SyncPort, syncPort),
+        ];
+        Batch(ops, default);
     }
 
     /// <summary>Writes one vMAC filter entry; null invalidates it.</summary>
@@ -168,7 +227,7 @@ public sealed class Dataplane
                 ops[k++] = CsrOp.Write(Reg.VmacHi + ((uint)index * Reg.VmacHiStride), VmacHiWord(mac));
             }
         }
-        _device.Batch(ops, default);
+        Batch(ops, default);
     }
 
     /// <summary>The whole vMAC filter as the hardware holds it (null where an entry is not valid), in one batch.</summary>
@@ -182,7 +241,7 @@ public sealed class Dataplane
             ops[(2 * i) + 1] = CsrOp.Read(Reg.VmacHi + ((uint)i * Reg.VmacHiStride));
         }
         var r = new uint[ops.Length];
-        _device.Batch(ops, r);
+        Batch(ops, r);
         var result = new MacAddress?[g.Vmacs];
         for (int i = 0; i < g.Vmacs; i++)
         {
@@ -208,7 +267,7 @@ public sealed class Dataplane
         if (group is null)
         {
             Span<CsrOp> clear = [CsrOp.Write(cfgAddr, 0), CsrOp.Write(vipAddr, 0)];
-            _device.Batch(clear, default);
+            Batch(clear, default);
             return;
         }
         if (group.Slots.Length != g.Slots)
@@ -220,7 +279,7 @@ public sealed class Dataplane
         for (int s = 0; s < g.Slots; s++)
             ops[3 + s] = CsrOp.Write(Reg.SlotData, group.Slots[s]);
         ops[^1] = CsrOp.Write(cfgAddr, GroupCfgWord(group, group.Enabled));
-        _device.Batch(ops, default);
+        Batch(ops, default);
     }
 
     /// <summary>Rewrites one group's slot table (SLOT_ADDR once, then SLOT_DATA auto-increments).</summary>
@@ -235,7 +294,7 @@ public sealed class Dataplane
         ops[0] = CsrOp.Write(Reg.SlotAddr, (uint)(group * g.Slots));
         for (int s = 0; s < slots.Length; s++)
             ops[s + 1] = CsrOp.Write(Reg.SlotData, slots[s]);
-        _device.Batch(ops, default);
+        Batch(ops, default);
     }
 
     public void WriteNextHop(int index, NextHop nextHop)
@@ -244,7 +303,7 @@ public sealed class Dataplane
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Geometry.NextHops);
         var ops = new List<CsrOp>(8);
         AddNextHopWrite(ops, index, nextHop);
-        _device.Batch(CollectionsMarshal.AsSpan(ops), default);
+        Batch(CollectionsMarshal.AsSpan(ops), default);
     }
 
     /// <summary>Reads every 64-bit counter (LO then HI, as the latch requires) in one batch.</summary>
@@ -271,7 +330,7 @@ public sealed class Dataplane
             ops[k++] = CsrOp.Read(lo + (Reg.CntGlobalHi - Reg.CntGlobalLo));
         }
         Span<uint> r = stackalloc uint[2 * n];
-        _device.Batch(ops, r);
+        Batch(ops, r);
         Span<ulong> v = stackalloc ulong[n];
         for (int i = 0; i < n; i++)
             v[i] = r[2 * i] | ((ulong)r[(2 * i) + 1] << 32);
@@ -291,7 +350,7 @@ public sealed class Dataplane
         }
         for (int i = 0; i < RegConst.CntGlobalCount; i++)
             ops.Add(CsrOp.Write(Reg.CntGlobalLo + ((uint)i * Reg.CntGlobalLoStride), 0));
-        _device.Batch(CollectionsMarshal.AsSpan(ops), default);
+        Batch(CollectionsMarshal.AsSpan(ops), default);
     }
 
     /// <summary>ARP replies sent with the vMAC of (group, forwarder).</summary>
@@ -303,7 +362,7 @@ public sealed class Dataplane
         ArgumentOutOfRangeException.ThrowIfGreaterThan(forwarder, 255);
         Span<CsrOp> ops = [CsrOp.Write(Reg.ArpcntAddr, (uint)((group * 256) + forwarder)), CsrOp.Read(Reg.ArpcntData)];
         Span<uint> r = stackalloc uint[2];
-        _device.Batch(ops, r);
+        Batch(ops, r);
         return r[1];
     }
 
@@ -312,7 +371,7 @@ public sealed class Dataplane
     {
         Span<CsrOp> ops = [CsrOp.Read(Reg.TimeLo), CsrOp.Read(Reg.TimeHi)];
         Span<uint> r = stackalloc uint[2];
-        _device.Batch(ops, r);
+        Batch(ops, r);
         return r[0] | ((ulong)r[1] << 32);
     }
 
@@ -325,43 +384,46 @@ public sealed class Dataplane
     /// <exception cref="ArgumentException">The buffer is smaller than the frame; it stays at the head.</exception>
     public bool TryReceiveHost(Span<byte> buffer, out HostFrame meta, out int frameLength)
     {
-        uint len = _rxLenAhead != 0 ? _rxLenAhead : _device.Read(Reg.HostRxLen);
-        _rxLenAhead = 0;
-        meta = default;
-        frameLength = 0;
-        if (len == 0)
-            return false;
-        var g = Geometry;
-        if (len < MetaBytes || len > MetaBytes + g.MaxFrame)
-            throw new DeviceException($"HOST_RX_LEN reads {len}: outside {MetaBytes}..{MetaBytes + g.MaxFrame}");
-        int dataLen = (int)len - MetaBytes;
-        if (buffer.Length < dataLen)
+        lock (_gate)
         {
-            _rxLenAhead = len;
-            throw new ArgumentException($"the host frame is {dataLen} bytes; the buffer holds {buffer.Length}", nameof(buffer));
+            uint len = _rxLenAhead != 0 ? _rxLenAhead : Read(Reg.HostRxLen);
+            _rxLenAhead = 0;
+            meta = default;
+            frameLength = 0;
+            if (len == 0)
+                return false;
+            var g = Geometry;
+            if (len < MetaBytes || len > MetaBytes + g.MaxFrame)
+                throw new DeviceException($"HOST_RX_LEN reads {len}: outside {MetaBytes}..{MetaBytes + g.MaxFrame}");
+            int dataLen = (int)len - MetaBytes;
+            if (buffer.Length < dataLen)
+            {
+                _rxLenAhead = len;
+                throw new ArgumentException($"the host frame is {dataLen} bytes; the buffer holds {buffer.Length}", nameof(buffer));
+            }
+            EnsureHostBuffers(g);
+            int words = (int)((len + 3) / 4);
+            var ops = _rxOps.AsSpan(0, words + 1);
+            ops[words] = CsrOp.Read(Reg.HostRxLen);
+            var r = _rxWords.AsSpan(0, words + 1);
+            Batch(ops, r);
+            ops[words] = CsrOp.Read(Reg.HostRxData);
+
+            uint w0 = r[0];
+            meta = new HostFrame((HostReason)(w0 >> 24), (byte)(w0 >> 16), (ushort)w0, r[1], ((ulong)r[2] << 32) | r[3]);
+            _rxLenAhead = r[words];
+            if (meta.Length != dataLen)
+                throw new DeviceException($"host frame metadata says {meta.Length} bytes, HOST_RX_LEN says {dataLen} (+{MetaBytes})");
+
+            var data = r[4..words];
+            int full = dataLen / 4;
+            for (int i = 0; i < full; i++)
+                BinaryPrimitives.WriteUInt32BigEndian(buffer[(i * 4)..], data[i]);
+            for (int b = full * 4; b < dataLen; b++)
+                buffer[b] = (byte)(data[b / 4] >> (24 - (8 * (b % 4))));
+            frameLength = dataLen;
+            return true;
         }
-        EnsureHostBuffers(g);
-        int words = (int)((len + 3) / 4);
-        var ops = _rxOps.AsSpan(0, words + 1);
-        ops[words] = CsrOp.Read(Reg.HostRxLen);
-        var r = _rxWords.AsSpan(0, words + 1);
-        _device.Batch(ops, r);
-        ops[words] = CsrOp.Read(Reg.HostRxData);
-
-        uint w0 = r[0];
-        meta = new HostFrame((HostReason)(w0 >> 24), (byte)(w0 >> 16), (ushort)w0, r[1], ((ulong)r[2] << 32) | r[3]);
-        _rxLenAhead = r[words];
-        if (meta.Length != dataLen)
-            throw new DeviceException($"host frame metadata says {meta.Length} bytes, HOST_RX_LEN says {dataLen} (+{MetaBytes})");
-
-        var data = r[4..words];
-        int full = dataLen / 4;
-        for (int i = 0; i < full; i++)
-            BinaryPrimitives.WriteUInt32BigEndian(buffer[(i * 4)..], data[i]);
-        for (int b = full * 4; b < dataLen; b++)
-            buffer[b] = (byte)(data[b / 4] >> (24 - (8 * (b % 4))));
-        frameLength = dataLen;
-        return true;
     }
 
     /// <summary>
@@ -371,58 +433,61 @@ public sealed class Dataplane
     /// <returns>False when the queue has no room for it now (nothing was written).</returns>
     public bool SendHost(int port, ReadOnlySpan<byte> frame)
     {
-        if ((uint)port > 1)
-            throw new ArgumentOutOfRangeException(nameof(port), port, "ports are 0 and 1");
-        var g = Geometry;
-        if (frame.Length < 14 || frame.Length > g.MaxFrame)
-            throw new ArgumentException($"a frame is 14..{g.MaxFrame} bytes, got {frame.Length}", nameof(frame));
-        int total = MetaBytes + frame.Length;
-        int words = (total + 3) / 4;
-        // The queue stores DATA_W words, so a frame may use up to a word more than it writes.
-        uint need = (uint)((words * 4) + (g.DataWidth / 8));
-        if (_txFreeEstimate < need)
+        lock (_gate)
         {
-            _txFreeEstimate = _device.Read(Reg.HostTxFree);
+            if ((uint)port > 1)
+                throw new ArgumentOutOfRangeException(nameof(port), port, "ports are 0 and 1");
+            var g = Geometry;
+            if (frame.Length < 14 || frame.Length > g.MaxFrame)
+                throw new ArgumentException($"a frame is 14..{g.MaxFrame} bytes, got {frame.Length}", nameof(frame));
+            int total = MetaBytes + frame.Length;
+            int words = (total + 3) / 4;
+            // The queue stores DATA_W words, so a frame may use up to a word more than it writes.
+            uint need = (uint)((words * 4) + (g.DataWidth / 8));
             if (_txFreeEstimate < need)
-                return false;
+            {
+                _txFreeEstimate = Read(Reg.HostTxFree);
+                if (_txFreeEstimate < need)
+                    return false;
+            }
+            EnsureHostBuffers(g);
+            var ops = _txOps.AsSpan(0, words + 1);
+            ops[0] = CsrOp.Write(Reg.HostTxData, (uint)port << 24);
+            ops[1] = CsrOp.Write(Reg.HostTxData, 0);
+            ops[2] = CsrOp.Write(Reg.HostTxData, 0);
+            ops[3] = CsrOp.Write(Reg.HostTxData, 0);
+            int fullWords = frame.Length / 4;
+            for (int i = 0; i < fullWords; i++)
+                ops[4 + i] = CsrOp.Write(Reg.HostTxData, BinaryPrimitives.ReadUInt32BigEndian(frame[(i * 4)..]));
+            if (frame.Length % 4 != 0)
+            {
+                uint tail = 0;
+                for (int b = fullWords * 4; b < frame.Length; b++)
+                    tail |= (uint)frame[b] << (24 - (8 * (b % 4)));
+                ops[4 + fullWords] = CsrOp.Write(Reg.HostTxData, tail);
+            }
+            ops[words] = CsrOp.Write(Reg.HostTxCommit, (uint)total);
+            Batch(ops, default);
+            _txFreeEstimate -= need;
+            return true;
         }
-        EnsureHostBuffers(g);
-        var ops = _txOps.AsSpan(0, words + 1);
-        ops[0] = CsrOp.Write(Reg.HostTxData, (uint)port << 24);
-        ops[1] = CsrOp.Write(Reg.HostTxData, 0);
-        ops[2] = CsrOp.Write(Reg.HostTxData, 0);
-        ops[3] = CsrOp.Write(Reg.HostTxData, 0);
-        int fullWords = frame.Length / 4;
-        for (int i = 0; i < fullWords; i++)
-            ops[4 + i] = CsrOp.Write(Reg.HostTxData, BinaryPrimitives.ReadUInt32BigEndian(frame[(i * 4)..]));
-        if (frame.Length % 4 != 0)
-        {
-            uint tail = 0;
-            for (int b = fullWords * 4; b < frame.Length; b++)
-                tail |= (uint)frame[b] << (24 - (8 * (b % 4)));
-            ops[4 + fullWords] = CsrOp.Write(Reg.HostTxData, tail);
-        }
-        ops[words] = CsrOp.Write(Reg.HostTxCommit, (uint)total);
-        _device.Batch(ops, default);
-        _txFreeEstimate -= need;
-        return true;
     }
 
     /// <summary>Restarts the watchdog (any write of WDOG_KICK); also clears EXPIRED.</summary>
-    public void Kick() => _device.Write(Reg.WdogKick, 1);
+    public void Kick() => Write(Reg.WdogKick, 1);
 
     /// <summary>Sets WDOG_TIMEOUT in cycles (0 turns the watchdog off) and kicks it.</summary>
     public void SetWatchdog(uint timeoutCycles)
     {
         Span<CsrOp> ops = [CsrOp.Write(Reg.WdogTimeout, timeoutCycles), CsrOp.Write(Reg.WdogKick, 1)];
-        _device.Batch(ops, default);
+        Batch(ops, default);
     }
 
     public WatchdogStatus ReadWatchdog()
     {
         Span<CsrOp> ops = [CsrOp.Read(Reg.WdogTimeout), CsrOp.Read(Reg.WdogStatus), CsrOp.Read(Reg.WdogExpiries)];
         Span<uint> r = stackalloc uint[3];
-        _device.Batch(ops, r);
+        Batch(ops, r);
         return new WatchdogStatus(r[0], ((r[1] >> RegField.WdogStatusExpiredLsb) & 1) != 0, r[2]);
     }
 
@@ -462,7 +527,7 @@ public sealed class Dataplane
             CsrOp.Read(Reg.NhPort),
         ];
         Span<uint> r = stackalloc uint[ops.Length];
-        _device.Batch(ops, r);
+        Batch(ops, r);
         return new NextHop(
             (byte)((r[6] >> RegField.NhPortPortLsb) & 1),
             new MacAddress(((ulong)(r[3] & 0xFFFF) << 32) | r[2]),

@@ -1,4 +1,3 @@
-using Offload.HwModel;
 
 namespace Offload.Device;
 

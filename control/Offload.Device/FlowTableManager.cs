@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Offload.HwModel;
 
 namespace Offload.Device;
 
@@ -62,7 +61,7 @@ public sealed class FlowTableManager
     // Entries per batch when reading the whole table (keeps each batch a few thousand ops).
     private const int ReadChunk = 256;
 
-    private readonly IDevice _device;
+    private readonly Dataplane _device;
     private readonly DataplaneGeometry _g;
     private readonly Slot[] _slots;
     private readonly Dictionary<FlowKey, int> _where = [];
@@ -76,9 +75,16 @@ public sealed class FlowTableManager
     private int _stamp;
     private bool _faulted;
 
+    /// <summary>A manager over a device that nothing else uses (tests, benchmarks, single-threaded tools).</summary>
     public FlowTableManager(IDevice device, DataplaneGeometry geometry, FlowTableStart start = FlowTableStart.Load)
+        : this(new Dataplane(device ?? throw new ArgumentNullException(nameof(device))), geometry, start)
     {
-        _device = device ?? throw new ArgumentNullException(nameof(device));
+    }
+
+    /// <summary>A manager whose writes go through the device's owner, serialized with everything else on it.</summary>
+    public FlowTableManager(Dataplane dataplane, DataplaneGeometry geometry, FlowTableStart start = FlowTableStart.Load)
+    {
+        _device = dataplane ?? throw new ArgumentNullException(nameof(dataplane));
         _g = geometry ?? throw new ArgumentNullException(nameof(geometry));
         if (_g.Buckets <= 0 || _g.Ways <= 0 || _g.Stash < 0)
             throw new ArgumentException($"bad geometry {_g}", nameof(geometry));

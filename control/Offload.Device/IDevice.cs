@@ -1,5 +1,3 @@
-using Offload.HwModel;
-
 namespace Offload.Device;
 
 /// <summary>
@@ -23,6 +21,31 @@ public interface IDevice : IDisposable
     void Batch(ReadOnlySpan<CsrOp> ops, Span<uint> results);
 }
 
+/// <summary>Why a device access failed, for messages and for callers that react differently (retry, give up).</summary>
+public enum DeviceError
+{
+    /// <summary>Not classified (a transport's own failure).</summary>
+    Other,
+
+    /// <summary>Nothing answers at the address: no such PCI function, USB device, or listener.</summary>
+    Absent,
+
+    /// <summary>The device exists but this process may not open it (the message says the fix).</summary>
+    PermissionDenied,
+
+    /// <summary>The device took too long to answer.</summary>
+    Timeout,
+
+    /// <summary>An answer did not belong to the request it should answer (lost or repeated transfer).</summary>
+    SequenceGap,
+
+    /// <summary>The ID or VERSION register says this is not the data plane this control plane speaks to.</summary>
+    Mismatch,
+
+    /// <summary>The transport's framing was broken (bad header, wrong length, an error status).</summary>
+    Protocol,
+}
+
 /// <summary>The device did not complete a register access (no ack, link lost, protocol error).</summary>
 public sealed class DeviceException : IOException
 {
@@ -39,4 +62,12 @@ public sealed class DeviceException : IOException
         : base(message, innerException)
     {
     }
+
+    public DeviceException(DeviceError error, string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        Error = error;
+    }
+
+    public DeviceError Error { get; }
 }

@@ -15,8 +15,9 @@ public sealed record ResponderEntry(int Index, uint VirtualIp, ArpMode Mode, byt
 /// <summary>
 /// <see cref="IForwardingPlane"/> on one device: owns a range of the vMAC filter and of the group table and shares
 /// them among every GLBP group on the box. Each call becomes one register batch; only entries that change are
-/// written. Thread-safe: groups call in under their own locks, from timers; every access to the device takes the
-/// device lock shared with the host loop and the transport. The owned ranges are assumed invalid when the plane
+/// written. Thread-safe: groups call in under their own locks, from timers; a private lock keeps the mirror and the
+/// writes that follow from it together, and the <see cref="Dataplane"/> serializes them with the device's other
+/// users (the host loop, the transport). The owned ranges are assumed invalid when the plane
 /// is created (a fresh <see cref="Dataplane.Apply"/>) unless <see cref="AdoptFromHardware"/> takes over what a
 /// previous control plane left there.
 /// </summary>
@@ -29,7 +30,7 @@ public sealed record ResponderEntry(int Index, uint VirtualIp, ArpMode Mode, byt
 public sealed class DataplaneForwardingPlane : IForwardingPlane
 {
     private readonly Dataplane _dataplane;
-    private readonly Lock _device;
+    private readonly Lock _gate = new();
     private readonly int _vmacFirst;
     private readonly int _vmacCount;
     private readonly int _groupFirst;
@@ -44,19 +45,15 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
     private readonly bool[] _groupUsed;
 
     /// <param name="dataplane">The device.</param>
-    /// <param name="deviceLock">The lock every user of this device takes around each access.</param>
     /// <param name="vmacFirst">First vMAC filter index this plane may use (others may belong to other components).</param>
     /// <param name="vmacCount">How many; null for the rest of the table.</param>
     /// <param name="groupFirst">First group table index this plane may use.</param>
     /// <param name="groupCount">How many; null for the rest of the table.</param>
-    public DataplaneForwardingPlane(Dataplane dataplane, Lock deviceLock, int vmacFirst = 0, int? vmacCount = null, int groupFirst = 0,
+    public DataplaneForwardingPlane(Dataplane dataplane, int vmacFirst = 0, int? vmacCount = null, int groupFirst = 0,
         int? groupCount = null)
     {
         _dataplane = dataplane ?? throw new ArgumentNullException(nameof(dataplane));
-        _device = deviceLock ?? throw new ArgumentNullException(nameof(deviceLock));
-        DataplaneGeometry g;
-        lock (_device)
-            g = dataplane.Geometry;
+        var g = dataplane.Geometry;
         _vmacFirst = CheckRange(vmacFirst, vmacCount, g.Vmacs, "vMAC filter", nameof(vmacFirst), out _vmacCount);
         _groupFirst = CheckRange(groupFirst, groupCount, g.Groups, "group table", nameof(groupFirst), out _groupCount);
         _hardwareSlots = g.Slots;
@@ -72,7 +69,7 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
     /// <summary>The vMACs the hardware filter holds for <paramref name="group"/>, in index order.</summary>
     public IReadOnlyList<MacAddress> VmacsOf(ushort group)
     {
-        lock (_device)
+        lock (_gate)
         {
             var list = new List<MacAddress>();
             for (int i = 0; i < _vmacs.Length; i++)
@@ -87,7 +84,7 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
     /// <summary>The group table entry written for <paramref name="group"/>, or null while its responder is disabled.</summary>
     public ResponderEntry? ResponderOf(ushort group)
     {
-        lock (_device)
+        lock (_gate)
             return _responders.GetValueOrDefault(group);
     }
 
@@ -96,7 +93,7 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
     {
         get
         {
-            lock (_device)
+            lock (_gate)
                 return _heldOver.Count(h => h);
         }
     }
@@ -107,7 +104,7 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
     /// </summary>
     public int AdoptFromHardware()
     {
-        lock (_device)
+        lock (_gate)
         {
             var found = _dataplane.ReadVmacs();
             int adopted = 0;
@@ -127,7 +124,7 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
     /// <summary>Removes the held-over entries no group has confirmed; returns how many.</summary>
     public int EndHoldOver()
     {
-        lock (_device)
+        lock (_gate)
         {
             var changes = new List<(int Index, MacAddress? Mac)>();
             for (int i = 0; i < _vmacs.Length; i++)
@@ -151,7 +148,7 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
     public void SetVmacs(ushort group, IReadOnlyList<ulong> vmacs)
     {
         ArgumentNullException.ThrowIfNull(vmacs);
-        lock (_device)
+        lock (_gate)
         {
             var wanted = new List<MacAddress>(vmacs.Count);
             foreach (ulong v in vmacs)
@@ -209,7 +206,7 @@ public sealed class DataplaneForwardingPlane : IForwardingPlane
     {
         if (enabled && slots.IsEmpty)
             throw new ArgumentException("an enabled responder needs a slot table", nameof(slots));
-        lock (_device)
+        lock (_gate)
         {
             _responders.TryGetValue(group, out ResponderEntry? current);
             if (!enabled)

@@ -18,7 +18,6 @@ namespace Offload.Gateway;
 public sealed class ForwarderLoadMeter : IDisposable
 {
     private readonly Dataplane _dataplane;
-    private readonly Lock _device;
     private readonly TimeProvider _time;
     private readonly TimeSpan _interval;
     private readonly Action<double, int> _report;
@@ -30,16 +29,14 @@ public sealed class ForwarderLoadMeter : IDisposable
     private bool _hasBaseline;
 
     /// <param name="dataplane">The device.</param>
-    /// <param name="deviceLock">The lock every user of this device takes around each access.</param>
     /// <param name="time">The clock the interval runs on.</param>
     /// <param name="interval">How often to measure (the rate is averaged over it).</param>
     /// <param name="report">Receives (packets/s, flows) after every measurement.</param>
     /// <param name="flows">Installed flow count (the flow table manager's), or null to report 0.</param>
-    public ForwarderLoadMeter(Dataplane dataplane, Lock deviceLock, TimeProvider time, TimeSpan interval, Action<double, int> report,
+    public ForwarderLoadMeter(Dataplane dataplane, TimeProvider time, TimeSpan interval, Action<double, int> report,
         Func<int>? flows = null)
     {
         _dataplane = dataplane ?? throw new ArgumentNullException(nameof(dataplane));
-        _device = deviceLock ?? throw new ArgumentNullException(nameof(deviceLock));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
         _interval = interval;
@@ -127,9 +124,7 @@ public sealed class ForwarderLoadMeter : IDisposable
     {
         try
         {
-            PortCounters port0;
-            lock (_device)
-                port0 = _dataplane.ReadCounters().Port0;
+            var port0 = _dataplane.ReadCounters().Port0;
             count = port0.FlowHit + port0.FlowMiss;
             return true;
         }

@@ -16,22 +16,18 @@ public delegate void GatewayFrameHandler(in HostFrame meta, ReadOnlySpan<byte> f
 public sealed class GatewayHost
 {
     private readonly Dataplane _dataplane;
-    private readonly Lock _device;
     private readonly uint _localIp;
     private readonly byte[] _buffer;
     private readonly GlbpGroup?[] _groups = new GlbpGroup?[GlbpProtocol.MaxGroup + 1];
 
     /// <param name="dataplane">The device.</param>
-    /// <param name="deviceLock">The lock every user of this device takes around each access.</param>
     /// <param name="localIp">This gateway's address on the segment: GLBP from it is our own echo.</param>
-    public GatewayHost(Dataplane dataplane, Lock deviceLock, uint localIp)
+    public GatewayHost(Dataplane dataplane, uint localIp)
     {
         _dataplane = dataplane ?? throw new ArgumentNullException(nameof(dataplane));
-        _device = deviceLock ?? throw new ArgumentNullException(nameof(deviceLock));
         ArgumentOutOfRangeException.ThrowIfZero(localIp);
         _localIp = localIp;
-        lock (_device)
-            _buffer = new byte[dataplane.Geometry.MaxFrame];
+        _buffer = new byte[dataplane.Geometry.MaxFrame];
     }
 
     /// <summary>Where non-GLBP host frames go (the balancer's classifier, session sync); null counts them in <see cref="Unhandled"/>.</summary>
@@ -83,18 +79,12 @@ public sealed class GatewayHost
         {
             HostFrame meta;
             int length;
-            // The lock is held per frame, never across a call into a group: groups take their own lock and then the
-            // device lock (to send), so holding the device lock into a group could deadlock with a group timer.
-            lock (_device)
-            {
-                if (!_dataplane.TryReceiveHost(_buffer, out meta, out length))
-                    break;
-            }
+            if (!_dataplane.TryReceiveHost(_buffer, out meta, out length))
+                break;
             n++;
             Dispatch(meta, _buffer.AsSpan(0, length));
         }
-        lock (_device)
-            _dataplane.Kick();
+        _dataplane.Kick();
         return n;
     }
 

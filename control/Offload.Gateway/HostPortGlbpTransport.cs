@@ -16,7 +16,7 @@ public sealed class HostPortGlbpTransport : IGlbpTransport
     private const int MaxFrame = EthernetHeader.UntaggedLength + Ipv4Header.MinLength + 8 + GlbpProtocol.MaxLength;
 
     private readonly Dataplane _dataplane;
-    private readonly Lock _device;
+    private readonly Lock _gate = new();
     private readonly ulong _sourceMac;
     private readonly uint _sourceIp;
     private readonly int _port;
@@ -26,14 +26,12 @@ public sealed class HostPortGlbpTransport : IGlbpTransport
     private long _dropped;
 
     /// <param name="dataplane">The device.</param>
-    /// <param name="deviceLock">The lock every user of this device takes around each access.</param>
     /// <param name="sourceMac">The segment port's own MAC (PORT0_MAC).</param>
     /// <param name="sourceIp">This gateway's address on the segment (the group's LocalIp).</param>
     /// <param name="port">The segment port (0).</param>
-    public HostPortGlbpTransport(Dataplane dataplane, Lock deviceLock, MacAddress sourceMac, uint sourceIp, int port = 0)
+    public HostPortGlbpTransport(Dataplane dataplane, MacAddress sourceMac, uint sourceIp, int port = 0)
     {
         _dataplane = dataplane ?? throw new ArgumentNullException(nameof(dataplane));
-        _device = deviceLock ?? throw new ArgumentNullException(nameof(deviceLock));
         if (sourceMac.IsMulticast || sourceMac.Value == 0)
             throw new ArgumentException($"the source MAC {sourceMac} must be the port's unicast address", nameof(sourceMac));
         ArgumentOutOfRangeException.ThrowIfZero(sourceIp);
@@ -56,7 +54,7 @@ public sealed class HostPortGlbpTransport : IGlbpTransport
             throw new ArgumentException($"a GLBP message is at most {GlbpProtocol.MaxLength} bytes, got {glbpMessage.Length}", nameof(glbpMessage));
         bool queued;
         // Groups send from their own timers: the shared buffer is filled under the device lock too.
-        lock (_device)
+        lock (_gate)
         {
             int length = GlbpFrame.Write(_frame, _sourceMac, _sourceIp, glbpMessage, ++_identification);
             queued = _dataplane.SendHost(_port, _frame.AsSpan(0, length));

@@ -107,21 +107,25 @@ public sealed unsafe class HwModel : IDisposable
     }
 
     /// <summary>
-    /// Runs the accesses in order in one native call; <paramref name="results"/>[i] gets what op i read
-    /// (0 for writes). <paramref name="results"/> may be empty when nothing is read back.
+    /// Runs the accesses in order in one native call. <paramref name="ops"/> holds them as {kind (0 write,
+    /// 1 read), address, value} triples, <c>ofm_csr_op</c>'s layout, so a transport whose op type has that
+    /// layout passes its span through without a copy; <paramref name="results"/>[i] gets what op i read
+    /// (0 for writes) and may be empty when nothing is read back.
     /// </summary>
-    public void CsrBatch(ReadOnlySpan<CsrOp> ops, Span<uint> results)
+    public void CsrBatch(ReadOnlySpan<uint> ops, Span<uint> results)
     {
-        if (!results.IsEmpty && results.Length < ops.Length)
-            throw new ArgumentException($"results holds {results.Length} values for {ops.Length} operations", nameof(results));
-        if (ops.IsEmpty)
+        if (ops.Length % 3 != 0)
+            throw new ArgumentException($"ops holds {ops.Length} words, not whole (kind, address, value) triples", nameof(ops));
+        int n = ops.Length / 3;
+        if (!results.IsEmpty && results.Length < n)
+            throw new ArgumentException($"results holds {results.Length} values for {n} operations", nameof(results));
+        if (n == 0)
             return;
         int rc;
-        fixed (CsrOp* o = ops)
+        fixed (uint* o = ops)
         fixed (uint* r = results)
         {
-            // CsrOp has ofm_csr_op's layout, so the span goes through as is.
-            rc = _api.CsrBatch(H, (NativeCsrOp*)o, (uint)ops.Length, results.IsEmpty ? null : r);
+            rc = _api.CsrBatch(H, (NativeCsrOp*)o, (uint)n, results.IsEmpty ? null : r);
         }
         GC.KeepAlive(this);
         if (rc != 0)

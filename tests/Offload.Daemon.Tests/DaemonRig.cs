@@ -224,11 +224,7 @@ internal sealed class DaemonRig : IDisposable
         /// <summary>Frames that left port 1 (toward the backends), in order.</summary>
         public List<byte[]> ToBackends { get; } = [];
 
-        public PortCounters Counters(int port)
-        {
-            lock (Gateway.DeviceLock)
-                return new Dataplane(Device).ReadCounters().Port(port);
-        }
+        public PortCounters Counters(int port) => Gateway.Dataplane.ReadCounters().Port(port);
 
         public Group.GlbpGroupSnapshot Group => Gateway.Groups[0].Snapshot();
 

@@ -188,7 +188,7 @@ public class HwModelBindingTests
     public void Batch_results_shorter_than_the_ops_are_refused()
     {
         using var m = HwModel.HwModel.Create();
-        Assert.Throws<ArgumentException>(() => m.CsrBatch([CsrOp.Read(0), CsrOp.Read(0)], new uint[1]));
+        Assert.Throws<ArgumentException>(() => m.CsrBatch([1, 0, 0, 1, 0, 0], new uint[1]));
     }
 
     [Test]

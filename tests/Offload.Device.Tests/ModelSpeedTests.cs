@@ -38,7 +38,7 @@ public class ModelSpeedTests
         var results = new uint[ops.Length];
         sw.Restart();
         for (int i = 0; i < reads / ops.Length; i++)
-            m.CsrBatch(ops, results);
+            m.CsrBatch(System.Runtime.InteropServices.MemoryMarshal.Cast<CsrOp, uint>(ops.AsSpan()), results);
         double batchRate = reads / sw.Elapsed.TotalSeconds;
 
         TestContext.Out.WriteLine($"Run(bulk): {bulkRate / 1e6:F2} M cycles/s; Run(1) per call: {singleRate / 1e6:F2} M cycles/s " +

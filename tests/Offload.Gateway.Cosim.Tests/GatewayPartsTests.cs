@@ -14,7 +14,6 @@ public class GatewayPartsTests
 
     private ModelDevice _dev = null!;
     private Dataplane _dp = null!;
-    private readonly Lock _lock = new();
 
     [SetUp]
     public void SetUp()
@@ -49,11 +48,11 @@ public class GatewayPartsTests
     public void A_restarted_plane_holds_over_the_vmacs_it_finds_until_its_group_knows_its_role_or_the_hold_over_ends()
     {
         ulong a = MacAddress.Glbp(1, 1).Value, b = MacAddress.Glbp(1, 2).Value, c = MacAddress.Glbp(2, 3).Value;
-        new DataplaneForwardingPlane(_dp, _lock).SetVmacs(1, [a, b]);
+        new DataplaneForwardingPlane(_dp).SetVmacs(1, [a, b]);
         _dp.WriteVmac(7, new MacAddress(c));
 
         // The control plane restarts: a new plane over the same hardware.
-        var plane = new DataplaneForwardingPlane(_dp, _lock);
+        var plane = new DataplaneForwardingPlane(_dp);
         Assert.That(plane.AdoptFromHardware(), Is.EqualTo(3));
         plane.SetVmacs(1, []);
         plane.SetVmacs(2, []);
@@ -76,7 +75,7 @@ public class GatewayPartsTests
     [Test]
     public void The_plane_keeps_entries_in_place_writes_only_its_range_and_shares_it_between_groups()
     {
-        var plane = new DataplaneForwardingPlane(_dp, _lock, vmacFirst: 10, vmacCount: 3);
+        var plane = new DataplaneForwardingPlane(_dp, vmacFirst: 10, vmacCount: 3);
         ulong a = MacAddress.Glbp(1, 1).Value, b = MacAddress.Glbp(1, 2).Value, c = MacAddress.Glbp(2, 1).Value;
         plane.SetVmacs(1, [a, b]);
         plane.SetVmacs(2, [c]);
@@ -95,7 +94,7 @@ public class GatewayPartsTests
     [Test]
     public void The_plane_maps_balancing_modes_and_refuses_a_group_when_its_table_range_is_full()
     {
-        var plane = new DataplaneForwardingPlane(_dp, _lock, groupFirst: 2, groupCount: 1);
+        var plane = new DataplaneForwardingPlane(_dp, groupFirst: 2, groupCount: 1);
         var slots = new byte[SlotTableBuilder.SlotCount];
         slots.AsSpan().Fill(1);
         plane.SetArpResponder(1, SegmentRig.VirtualIp, true, slots, GlbpLoadBalancing.LoadBased);
@@ -119,10 +118,10 @@ public class GatewayPartsTests
     {
         var options = new GlbpGroupOptions { Group = 1, LocalIp = LocalIp, LocalMac = PortMac.Value, VirtualIp = SegmentRig.VirtualIp };
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
-        var transport = new HostPortGlbpTransport(_dp, _lock, PortMac, LocalIp);
-        using var group = new GlbpGroup(options, time, transport, new DataplaneForwardingPlane(_dp, _lock));
+        var transport = new HostPortGlbpTransport(_dp, PortMac, LocalIp);
+        using var group = new GlbpGroup(options, time, transport, new DataplaneForwardingPlane(_dp));
         group.Start();
-        var host = new GatewayHost(_dp, _lock, LocalIp);
+        var host = new GatewayHost(_dp, LocalIp);
         host.Add(group);
         _dp.SetWatchdog(5000);
 
@@ -166,7 +165,7 @@ public class GatewayPartsTests
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
         var reports = new List<(double Pps, int Flows)>();
         int flows = 17;
-        using var meter = new ForwarderLoadMeter(_dp, _lock, time, TimeSpan.FromSeconds(2), (p, f) => reports.Add((p, f)), () => flows);
+        using var meter = new ForwarderLoadMeter(_dp, time, TimeSpan.FromSeconds(2), (p, f) => reports.Add((p, f)), () => flows);
         var vmac = MacAddress.Glbp(1, 1);
         _dp.WriteVmac(0, vmac);
         void Traffic(int frames)
@@ -202,8 +201,8 @@ public class GatewayPartsTests
     [Test]
     public void Hellos_and_host_steps_allocate_nothing_per_frame()
     {
-        var transport = new HostPortGlbpTransport(_dp, _lock, PortMac, LocalIp);
-        var host = new GatewayHost(_dp, _lock, LocalIp);
+        var transport = new HostPortGlbpTransport(_dp, PortMac, LocalIp);
+        var host = new GatewayHost(_dp, LocalIp);
         long others = 0;
         host.OtherFrames = (in HostFrame _, ReadOnlySpan<byte> f) => others += f.Length;
         var message = new byte[64];

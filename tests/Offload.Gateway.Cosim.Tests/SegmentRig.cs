@@ -180,9 +180,9 @@ internal sealed class SegmentRig : IDisposable
             config.PortMacs[0] = PortMac(n);
             config.PortMacs[1] = new MacAddress(PortMac(n).Value | 1);
             Dataplane.Apply(config);
-            Plane = new DataplaneForwardingPlane(Dataplane, DeviceLock);
-            Transport = new HostPortGlbpTransport(Dataplane, DeviceLock, PortMac(n), Ip(n));
-            Host = new GatewayHost(Dataplane, DeviceLock, Ip(n))
+            Plane = new DataplaneForwardingPlane(Dataplane);
+            Transport = new HostPortGlbpTransport(Dataplane, PortMac(n), Ip(n));
+            Host = new GatewayHost(Dataplane, Ip(n))
             {
                 OtherFrames = (in HostFrame meta, ReadOnlySpan<byte> frame) => Other.Add((meta, frame.ToArray())),
             };
@@ -201,13 +201,12 @@ internal sealed class SegmentRig : IDisposable
             Host.Add(Group);
             if (rig.MeterInterval is { } interval)
             {
-                Meter = new ForwarderLoadMeter(Dataplane, DeviceLock, rig.Time, interval, Group.SetLocalLoad);
+                Meter = new ForwarderLoadMeter(Dataplane, rig.Time, interval, Group.SetLocalLoad);
                 Meter.Start();
             }
         }
 
         public int N { get; }
-        public Lock DeviceLock { get; } = new();
         public ModelDevice Device { get; }
         public HwModel.HwModel Model => Device.Model;
         public Dataplane Dataplane { get; }

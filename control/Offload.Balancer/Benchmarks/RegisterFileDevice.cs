@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using Offload.Device;
-using Offload.HwModel;
 
 namespace Offload.Balancer.Benchmarks;
 

@@ -99,7 +99,7 @@ public sealed class LabSegment : IDisposable
                     return;
             }
             foreach (var g in Live)
-                g.Model.Run(TimeStep);
+                g.Device.Run(TimeStep);
             Settle();
             if (until?.Invoke() == true)
                 return;
@@ -113,11 +113,11 @@ public sealed class LabSegment : IDisposable
         {
             bool moved = false;
             foreach (var g in Live)
-                g.Model.RunUntilIdle(1_000_000);
+                g.Device.RunUntilIdle(1_000_000);
             foreach (var g in Live)
             {
                 int len;
-                while ((len = g.Model.PopFrame(0, _buffer)) >= 0)
+                while ((len = g.Device.PopFrame(0, _buffer)) >= 0)
                 {
                     moved = true;
                     SegmentFrames++;
@@ -125,12 +125,12 @@ public sealed class LabSegment : IDisposable
                     foreach (var other in Live)
                     {
                         if (other != g)
-                            other.Model.PushFrame(0, frame);
+                            other.Device.PushFrame(0, frame);
                     }
                     if (_hostByMac.TryGetValue(MacAddress.FromBytes(frame).Value, out var host))
                         host.Receive(g, frame);
                 }
-                while ((len = g.Model.PopFrame(1, _buffer)) >= 0)
+                while ((len = g.Device.PopFrame(1, _buffer)) >= 0)
                 {
                     moved = true;
                     g.ToBackends++;
@@ -142,8 +142,8 @@ public sealed class LabSegment : IDisposable
             {
                 if (to.Up)
                 {
-                    to.Model.Run(TimeStep);
-                    to.Model.PushFrame(1, reply);
+                    to.Device.Run(TimeStep);
+                    to.Device.PushFrame(1, reply);
                 }
             }
             _pendingReplies.Clear();
@@ -160,8 +160,8 @@ public sealed class LabSegment : IDisposable
     {
         foreach (var g in Live)
         {
-            g.Model.Run(TimeStep);
-            g.Model.PushFrame(0, frame);
+            g.Device.Run(TimeStep);
+            g.Device.PushFrame(0, frame);
         }
         Settle();
     }
@@ -196,8 +196,6 @@ public sealed class LabGateway
 
     public ModelDevice Device { get; }
 
-    public HwModel.HwModel Model => Device.Model;
-
     public GatewayNode Node { get; }
 
     public bool Up { get; internal set; } = true;
@@ -214,11 +212,7 @@ public sealed class LabGateway
 
     public bool Forwards(MacAddress vmac) => Group.Forwarders.Any(f => f.Vmac == vmac.Value && f.State == ForwarderState.Active);
 
-    public DataplaneCounters Counters()
-    {
-        lock (Node.DeviceLock)
-            return new Dataplane(Device).ReadCounters();
-    }
+    public DataplaneCounters Counters() => Node.Dataplane.ReadCounters();
 
     public override string ToString() => Name;
 }

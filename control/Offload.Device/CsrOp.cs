@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Offload.HwModel;
+namespace Offload.Device;
 
 public enum CsrOpKind : uint
 {
