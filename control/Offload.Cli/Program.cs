@@ -41,6 +41,7 @@ port.Validators.Add(r =>
 var simOut = new Option<FileInfo?>("--out") { Description = "OUT.pcap: writes OUT.port0.pcap, OUT.port1.pcap and OUT.host.pcap" };
 var sim = new Command("sim", "replay a capture through the model with the given tables and write what leaves each port") { pcap, config, port, simOut, width };
 sim.SetAction(r => Cli.Guard(() => Sim.Run(r.GetValue(pcap)!, r.GetValue(config), r.GetValue(port), r.GetValue(simOut), r.GetValue(width))));
+sim.Subcommands.Add(SimServe.Create(width));
 root.Subcommands.Add(sim);
 
 // offload bench dataplane

@@ -7,8 +7,9 @@ using Offload.Device;
 namespace Offload.Cli;
 
 /// <summary>
-/// <c>offload run</c>: one gateway daemon on the in-process Verilator model, on the system clock, with its local API,
-/// until Ctrl-C, SIGTERM or <c>--seconds</c>.
+/// <c>offload run</c>: one gateway daemon on a data plane named by a device URI (the in-process Verilator model by
+/// default, or one served by <c>offload sim serve</c>), on the system clock, with its local API, until Ctrl-C, SIGTERM
+/// or <c>--seconds</c>.
 /// </summary>
 internal static class RunCommand
 {
@@ -18,21 +19,24 @@ internal static class RunCommand
         var seconds = new Option<double?>("--seconds") { Description = "stop after this many seconds instead of at Ctrl-C" };
         var verbose = new Option<bool>("--verbose") { Description = "log at debug level whatever the config says" };
         var api = new Option<string?>("--api-listen") { Description = "override api.listen (loopback HOST:PORT; port 0 picks one)" };
-        var command = new Command("run", "run a gateway daemon on the Verilator model: GLBP, balancer, session sync, metrics and the local API")
+        var device = new Option<string>("--device") { Description = $"the data plane: {Offload.Device.Transports.DeviceUri.Known}", DefaultValueFactory = _ => "model:" };
+        var command = new Command("run", "run a gateway daemon on a data plane (the Verilator model by default): GLBP, balancer, session sync, metrics and the local API")
         {
-            config, seconds, verbose, api,
+            config, seconds, verbose, api, device,
         };
         command.SetAction((r, ct) => Task.FromResult(Cli.Guard(() =>
         {
-            return Cli.UntilStopped(ct, stop => Run(r.GetValue(config)!, r.GetValue(seconds), r.GetValue(verbose), r.GetValue(api), Console.Out, stop));
+            return Cli.UntilStopped(ct, stop => Run(r.GetValue(config)!, r.GetValue(seconds), r.GetValue(verbose), r.GetValue(api), Console.Out, stop,
+                deviceUri: r.GetValue(device)));
         })));
         return command;
     }
 
     /// <summary>Runs the daemon; returns the exit code (2 for a configuration it refuses).</summary>
     /// <param name="started">Called with the API's address once it listens (tests use it to find port 0).</param>
+    /// <param name="deviceUri">The data plane (<see cref="Offload.Device.Transports.DeviceUri"/>); null for the in-process model.</param>
     public static int Run(FileInfo configFile, double? seconds, bool verbose, string? apiListen, TextWriter output, CancellationToken cancellationToken,
-        Action<Uri>? started = null)
+        Action<Uri>? started = null, string? deviceUri = null)
     {
         ArgumentNullException.ThrowIfNull(configFile);
         ArgumentNullException.ThrowIfNull(output);
@@ -54,8 +58,17 @@ internal static class RunCommand
             return Fail(e.Message);
         }
 
+        Offload.Device.Transports.DeviceUri where;
+        try
+        {
+            where = deviceUri is null ? Offload.Device.Transports.DeviceUri.Model() : Offload.Device.Transports.DeviceUri.Parse(deviceUri);
+        }
+        catch (FormatException e)
+        {
+            return Fail($"--device: {e.Message}");
+        }
         using var loggers = DaemonLogging.CreateConsole(config.LogLevel, verbose, config.Name);
-        using var device = ModelDevice.Create(64);
+        using var device = DeviceOpener.Open(where);
         GatewayNode node;
         try
         {
@@ -80,18 +93,18 @@ internal static class RunCommand
             {
                 return Fail($"cannot serve the API on {config.ApiListen}: {e.Message} (another daemon there? use --api-listen)");
             }
-            output.WriteLine($"offload: gateway {config.Name} running on the Verilator model; API at {api.BaseAddress} (Ctrl-C stops)");
+            output.WriteLine($"offload: gateway {config.Name} running on {(device is ModelDevice ? "the Verilator model" : where.ToString())}; API at {api.BaseAddress} (Ctrl-C stops)");
             started?.Invoke(api.BaseAddress);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             if (seconds is { } limit)
                 stop.CancelAfter(TimeSpan.FromSeconds(limit));
-            // The model's clock runs by itself, as a board's would; nothing is attached to its ports here, so what
-            // leaves them is counted and dropped, as an unplugged wire would.
-            using var clock = ModelClock.Start(device);
+            // An in-process model's clock runs by itself, as a board's would; nothing is attached to its ports here, so
+            // what leaves them is counted and dropped, as an unplugged wire would. A served model runs in its server.
+            using var clock = device is ModelDevice model ? ModelClock.Start(model) : null;
             node.Run(stop.Token);
             var glbp = node.GlbpView();
             var flows = node.FlowsView(0);
-            output.WriteLine($"offload: stopped; {string.Join(", ", glbp.Groups.Select(g => $"group {g.Group} {g.State}"))}; {flows.Sessions} session(s), {api.Requests} API request(s), {clock.FramesOut(0)} frame(s) out port 0, {clock.FramesOut(1)} out port 1");
+            output.WriteLine($"offload: stopped; {string.Join(", ", glbp.Groups.Select(g => $"group {g.Group} {g.State}"))}; {flows.Sessions} session(s), {api.Requests} API request(s), {(clock is null ? "frames counted by the device's server" : $"{clock.FramesOut(0)} frame(s) out port 0, {clock.FramesOut(1)} out port 1")}");
         }
         return 0;
     }
