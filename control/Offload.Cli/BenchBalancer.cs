@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Offload.Balancer.Benchmarks;
+using Offload.Benchmarks.Balancer;
 using Spectre.Console;
 
 namespace Offload.Cli;

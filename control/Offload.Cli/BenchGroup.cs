@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Offload.Group.Benchmarks;
+using Offload.Benchmarks.Group;
 using Spectre.Console;
 
 namespace Offload.Cli;

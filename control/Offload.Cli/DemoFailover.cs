@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using Offload.Daemon;
-using Offload.Daemon.Lab;
 using Offload.Device;
 using Offload.Protocol;
+using Offload.Testing.Lab;
 using Spectre.Console;
 
 namespace Offload.Cli;

@@ -9,7 +9,6 @@ using Offload.Balancer.Tracking;
 using Offload.Device;
 using Offload.Gateway;
 using Offload.Group;
-using Offload.HwModel;
 using Offload.Protocol;
 
 namespace Offload.Daemon;

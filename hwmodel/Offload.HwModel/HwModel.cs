@@ -60,6 +60,10 @@ public sealed unsafe class HwModel : IDisposable
     /// <exception cref="DllNotFoundException">The library is missing; the message says how to build it.</exception>
     public static HwModel Create(int dataWidth = 64)
     {
+        // CI's unit stage sets this to prove that its tests run without the model (a test that needs the model and
+        // is not tagged for the model stage fails there with this message instead of passing by luck).
+        if (Environment.GetEnvironmentVariable("OFFLOAD_HWMODEL") == "forbid")
+            throw new HwModelException("the Verilator model is forbidden here (OFFLOAD_HWMODEL=forbid: the unit stage); tag the test [Category(\"Model\")]");
         var api = OfmApi.ForWidth(dataWidth);
         if (OfmLibrary.Find(api.FileName) is null)
             throw new DllNotFoundException(OfmLibrary.MissingMessage(api.FileName));

@@ -1,6 +1,7 @@
-using Offload.Balancer.Benchmarks;
 using Offload.Balancer.Classification;
+using Offload.Benchmarks.Balancer;
 using Offload.Device;
+using Offload.Testing.Device;
 
 namespace Offload.Balancer.Tests;
 
@@ -8,6 +9,7 @@ namespace Offload.Balancer.Tests;
 /// The benchmark's parts that are not timing: the in-memory register file behaves like the model for what the
 /// control plane does with it, and the consistency and occupancy runs measure what they claim. No wall-clock asserts.
 /// </summary>
+[Category("Model")]
 public class BalancerBenchTests
 {
     [Test]

@@ -1,7 +1,7 @@
 using System.Globalization;
-using Offload.Balancer.Benchmarks;
 using Offload.Balancer.Hashing;
 using Offload.Balancer.Scheduling;
+using Offload.Benchmarks.Balancer;
 
 namespace Offload.Balancer.Tests;
 

@@ -5,6 +5,7 @@ using Offload.Device;
 namespace Offload.Balancer.Tests;
 
 /// <summary>Longest-prefix match of the static route table, and what adding a route writes.</summary>
+[Category("Model")]
 public class RouteTableTests
 {
     private static readonly MacAddress Port0Mac = MacAddress.Parse("02:0f:00:00:00:01");

@@ -6,6 +6,7 @@ namespace Offload.Cli.Tests;
 
 /// <summary>`offload bench balancer` and the demo's use of the real balancer, run as a user runs them.</summary>
 [NonParallelizable]
+[Category("Model")]
 public class BalancerCommandTests
 {
     [Test]

@@ -6,6 +6,7 @@ namespace Offload.Cli.Tests;
 
 /// <summary>The CLI's commands end to end on the Verilator model (what a user runs).</summary>
 [NonParallelizable]
+[Category("Model")]
 public class CommandTests
 {
     private string _dir = "";

@@ -6,6 +6,7 @@ namespace Offload.Cli.Tests;
 
 /// <summary>`offload run` and `offload show` against each other over loopback, on the Verilator model and the system clock.</summary>
 [NonParallelizable]
+[Category("Model")]
 public class DaemonCommandTests
 {
     private static string Example => Path.Combine(TablesFileTests.RepoRoot(), "examples", "gateway.json");

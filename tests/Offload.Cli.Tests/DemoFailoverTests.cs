@@ -10,6 +10,7 @@ namespace Offload.Cli.Tests;
 /// the run measured, for the number of hosts asked for, and the first act's verdict still comes before it.
 /// </summary>
 [NonParallelizable]
+[Category("Model")]
 public partial class DemoFailoverTests
 {
     [GeneratedRegex(@"^Failover: (gw-[a-z]) took over vMAC ([0-9a-f:]{17}) in ([0-9.]+) s \(hold ([0-9.]+) s\); (\d+) of (\d+) established connections continued on their backends; (\d+) lost\.$", RegexOptions.Multiline)]

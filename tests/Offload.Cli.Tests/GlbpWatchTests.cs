@@ -334,6 +334,7 @@ public partial class GlbpWatchTests
     /// end from a thread that entered the namespace. Nothing leaves the namespace, which is removed at the end.
     /// </summary>
     [Test]
+    [Category("System")]
     public void Watch_decodes_glbp_live_on_an_interface_in_a_namespace()
     {
         if (Native.GetEuid() != 0)

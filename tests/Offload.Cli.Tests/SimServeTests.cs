@@ -4,6 +4,7 @@ namespace Offload.Cli.Tests;
 
 /// <summary>`offload sim serve` and `offload run --device tcp://…`: a gateway driving a model that another component serves.</summary>
 [NonParallelizable]
+[Category("Model")]
 public class SimServeTests
 {
     private static string Example => Path.Combine(TablesFileTests.RepoRoot(), "examples", "gateway.json");

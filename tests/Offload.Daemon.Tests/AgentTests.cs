@@ -14,6 +14,7 @@ namespace Offload.Daemon.Tests;
 /// lowers nothing else; new connections avoid the drained backend.
 /// </summary>
 [NonParallelizable]
+[Category("Model")]
 public class AgentTests
 {
     private sealed class FixedLoad(HostLoad load) : IHostLoadSource

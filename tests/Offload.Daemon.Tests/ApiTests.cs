@@ -10,6 +10,7 @@ namespace Offload.Daemon.Tests;
 
 /// <summary>The local API over loopback: a converged gateway with one connection, read back through HTTP.</summary>
 [NonParallelizable]
+[Category("Model")]
 public partial class ApiTests
 {
     private DaemonRig _rig = null!;

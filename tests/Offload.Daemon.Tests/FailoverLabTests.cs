@@ -1,8 +1,8 @@
 using Offload.Balancer.Classification;
-using Offload.Daemon.Lab;
 using Offload.Device;
 using Offload.Group;
 using Offload.Protocol;
+using Offload.Testing.Lab;
 
 namespace Offload.Daemon.Tests;
 
@@ -12,6 +12,7 @@ namespace Offload.Daemon.Tests;
 /// carries taken away, the same measurement reports the connections that broke, so its "0 lost" is a finding.
 /// </summary>
 [NonParallelizable]
+[Category("Model")]
 public class FailoverLabTests
 {
     private const int Hosts = 12;

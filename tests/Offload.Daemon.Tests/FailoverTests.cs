@@ -15,6 +15,7 @@ namespace Offload.Daemon.Tests;
 /// A synced, and the established connections go on in B's hardware, both ways, to the same backends.
 /// </summary>
 [NonParallelizable]
+[Category("Model")]
 public class FailoverTests
 {
     private DaemonRig _rig = null!;

@@ -13,6 +13,7 @@ namespace Offload.Daemon.Tests;
 /// connects to a listener on loopback, stay up.
 /// </summary>
 [NonParallelizable]
+[Category("Model")]
 public class HealthTests
 {
     [Test]

@@ -4,6 +4,7 @@ using static Offload.Daemon.Tests.DaemonRig;
 namespace Offload.Daemon.Tests;
 
 [NonParallelizable]
+[Category("Model")]
 public class NodeTests
 {
     [Test]

@@ -10,6 +10,7 @@ namespace Offload.Daemon.Tests;
 /// GLBP and installs the flows, the other keeps its copies held and its data plane keeps refusing the vMAC.
 /// </summary>
 [NonParallelizable]
+[Category("Model")]
 public class ThreeGatewayTests
 {
     [Test]

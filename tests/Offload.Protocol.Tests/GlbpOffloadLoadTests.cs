@@ -96,7 +96,7 @@ public class GlbpOffloadLoadTests
 }
 
 /// <summary>Wireshark's dissector on a hello carrying our load TLV: shown as an unknown TLV, nothing malformed.</summary>
-[Category("Tshark")]
+[Category("System")]
 public class GlbpOffloadLoadTsharkTests
 {
     [OneTimeSetUp]

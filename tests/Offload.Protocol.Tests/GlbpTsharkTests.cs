@@ -10,7 +10,7 @@ namespace Offload.Protocol.Tests;
 /// Writes our GLBP frames to a pcap and has Wireshark's own dissector (tshark) decode them: every field must read
 /// back as we meant it, with checksums verified and no malformed-packet or expert-info errors.
 /// </summary>
-[Category("Tshark")]
+[Category("System")]
 public class GlbpTsharkTests
 {
     private static readonly byte[] Key = "Blabla"u8.ToArray();

@@ -31,6 +31,7 @@ internal sealed class HangingProbe : IHealthProbe
 }
 
 [NonParallelizable]
+[Category("Model")]
 public class CheckTests
 {
     [Test]

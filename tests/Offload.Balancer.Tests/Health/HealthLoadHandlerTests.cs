@@ -13,6 +13,7 @@ namespace Offload.Balancer.Tests.Health;
 /// 127.0.0.1, driving services on the Verilator model, on a fake clock.
 /// </summary>
 [NonParallelizable]
+[Category("Model")]
 public class HealthLoadHandlerTests
 {
     private HealthRig _rig = null!;

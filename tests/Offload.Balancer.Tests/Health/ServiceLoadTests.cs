@@ -4,6 +4,7 @@ namespace Offload.Balancer.Tests.Health;
 
 /// <summary><c>Service.SetLoad</c>: load feedback into the pool, with hysteresis (on the Verilator model's service table).</summary>
 [NonParallelizable]
+[Category("Model")]
 public class ServiceLoadTests
 {
     private HealthRig _rig = null!;

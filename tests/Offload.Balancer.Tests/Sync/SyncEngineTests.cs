@@ -11,6 +11,7 @@ namespace Offload.Balancer.Tests.Sync;
 
 /// <summary>Two sync engines on virtual time, each over its own model-backed control plane, joined by a <see cref="SyncLink"/>.</summary>
 [NonParallelizable]
+[Category("Model")]
 public class SyncEngineTests
 {
     private FakeTimeProvider _time = null!;

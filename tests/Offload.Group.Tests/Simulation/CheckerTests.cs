@@ -1,6 +1,6 @@
 using System.Text;
-using Offload.Group.Simulation;
 using Offload.Protocol.Glbp;
+using Offload.Testing.Simulation;
 
 namespace Offload.Group.Tests.Simulation;
 

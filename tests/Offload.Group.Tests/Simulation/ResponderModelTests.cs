@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Offload.Device;
-using Offload.Group.Simulation;
+using Offload.Testing.Simulation;
 
 namespace Offload.Group.Tests.Simulation;
 

@@ -1,4 +1,4 @@
-using Offload.Group.Simulation;
+using Offload.Testing.Simulation;
 
 namespace Offload.Group.Tests.Simulation;
 

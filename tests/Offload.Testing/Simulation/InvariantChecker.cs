@@ -1,6 +1,7 @@
 using System.Globalization;
+using Offload.Group;
 
-namespace Offload.Group.Simulation;
+namespace Offload.Testing.Simulation;
 
 /// <summary>One broken invariant: when it was seen, which one, and what exactly was wrong.</summary>
 public sealed record InvariantViolation(TimeSpan At, string Invariant, string Detail)

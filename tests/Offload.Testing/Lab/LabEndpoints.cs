@@ -1,8 +1,9 @@
 using System.Buffers.Binary;
+using Offload.Daemon;
 using Offload.Device;
 using Offload.Protocol;
 
-namespace Offload.Daemon.Lab;
+namespace Offload.Testing.Lab;
 
 /// <summary>A TCP segment or ARP reply as an emulated endpoint saw it, decoded once.</summary>
 /// <param name="Via">The gateway whose data plane sent it.</param>

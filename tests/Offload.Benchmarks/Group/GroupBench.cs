@@ -1,8 +1,9 @@
 using System.Diagnostics;
-using Offload.Group.Simulation;
+using Offload.Group;
 using Offload.Protocol.Glbp;
+using Offload.Testing.Simulation;
 
-namespace Offload.Group.Benchmarks;
+namespace Offload.Benchmarks.Group;
 
 /// <summary>What to measure and how much of it; <see cref="Quick"/> is for tests and smoke runs.</summary>
 public sealed record GroupBenchOptions

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Offload.Device;
 
-namespace Offload.Balancer.Benchmarks;
+namespace Offload.Testing.Device;
 
 /// <summary>
 /// An <see cref="IDevice"/> that is only the data plane's register file held in memory: ID and PARAM_* for a given

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using Offload.Balancer;
 using Offload.Balancer.Scheduling;
 
-namespace Offload.Balancer.Benchmarks;
+namespace Offload.Benchmarks.Balancer;
 
 /// <summary>One Maglev measurement: build time and the paper's two quality figures for one pool size.</summary>
 /// <param name="BuildMsMedian">Median wall time of one <see cref="MaglevTable.Build"/> on reused arrays (warm JIT).</param>

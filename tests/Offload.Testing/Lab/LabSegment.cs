@@ -1,10 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Offload.Daemon;
 using Offload.Device;
 using Offload.Group;
-using Offload.Group.Simulation;
+using Offload.Testing.Simulation;
 
-namespace Offload.Daemon.Lab;
+namespace Offload.Testing.Lab;
 
 /// <summary>
 /// A deterministic simulated LAN segment: gateways, each a <see cref="GatewayNode"/> on its own Verilator model, with

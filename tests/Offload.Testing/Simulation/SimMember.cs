@@ -1,4 +1,5 @@
-namespace Offload.Group.Simulation;
+using Offload.Group;
+namespace Offload.Testing.Simulation;
 
 /// <summary>
 /// One group's member on one box of the simulated segment: the real <see cref="GlbpGroup"/>, its data plane, and

@@ -1,4 +1,5 @@
-namespace Offload.Group.Simulation;
+using Offload.Group;
+namespace Offload.Testing.Simulation;
 
 /// <summary>
 /// Virtual time for the simulator: a <see cref="TimeProvider"/> whose timers and scheduled actions live in one

@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
+using Offload.Group;
 using Offload.Protocol.Glbp;
 
-namespace Offload.Group.Simulation;
+namespace Offload.Testing.Simulation;
 
 /// <summary>
 /// A deterministic simulated LAN segment of GLBP gateways (boxes), each running members of one or more groups on

@@ -1,4 +1,5 @@
-namespace Offload.Group.Simulation;
+using Offload.Group;
+namespace Offload.Testing.Simulation;
 
 /// <summary>
 /// How one direction of a link between two boxes behaves: each message is lost with probability

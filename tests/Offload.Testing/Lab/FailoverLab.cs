@@ -1,9 +1,10 @@
 using Offload.Balancer.Classification;
+using Offload.Daemon;
 using Offload.Device;
 using Offload.Group;
 using Offload.Protocol;
 
-namespace Offload.Daemon.Lab;
+namespace Offload.Testing.Lab;
 
 /// <summary>What a failover run is built from.</summary>
 /// <param name="ExampleJson">The text of examples/gateway.json; every gateway's config derives from it.</param>

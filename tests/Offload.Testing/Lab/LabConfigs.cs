@@ -1,9 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Offload.Daemon;
 using Offload.Device;
 using Offload.Protocol;
 
-namespace Offload.Daemon.Lab;
+namespace Offload.Testing.Lab;
 
 /// <summary>
 /// Gateway configurations for a lab segment, derived from one example file (examples/gateway.json): the same groups,

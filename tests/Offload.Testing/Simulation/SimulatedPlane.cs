@@ -1,7 +1,8 @@
 using Offload.Device;
+using Offload.Group;
 using Offload.Protocol.Glbp;
 
-namespace Offload.Group.Simulation;
+namespace Offload.Testing.Simulation;
 
 /// <summary>
 /// One box's data plane as the simulator needs it: the vMAC filter the group wrote and an ARP responder that

@@ -1,12 +1,14 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
+using Offload.Balancer;
 using Offload.Balancer.Classification;
 using Offload.Balancer.Scheduling;
 using Offload.Balancer.Tracking;
 using Offload.Device;
+using Offload.Testing.Device;
 
-namespace Offload.Balancer.Benchmarks;
+namespace Offload.Benchmarks.Balancer;
 
 /// <summary>Classifier throughput: new flows classified and placed, per second on one core.</summary>
 /// <param name="Mode">"nat" (forward and return entries per flow) or "dsr" (one entry).</param>
