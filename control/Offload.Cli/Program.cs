@@ -60,6 +60,7 @@ benchDataplane.SetAction(r => Cli.Guard(() =>
 var bench = new Command("bench", "benchmarks that print figures") { benchDataplane };
 bench.Subcommands.Add(BenchBalancer.Command());
 bench.Subcommands.Add(BenchGroup.Create(json));
+bench.Subcommands.Add(BenchDevice.Command(json));
 root.Subcommands.Add(bench);
 
 // offload glbp watch
@@ -72,6 +73,7 @@ glbpWatch.SetAction(r => Cli.Guard(() => GlbpWatch.Run(r.GetValue(watchPcap), r.
 var glbp = new Command("glbp", "GLBP tools") { glbpWatch };
 root.Subcommands.Add(glbp);
 
+root.Subcommands.Add(DevicesCommand.Create(json));
 root.Subcommands.Add(AgentCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ShowCommand.Create());

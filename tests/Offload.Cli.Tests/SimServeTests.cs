@@ -89,3 +89,24 @@ public class SimServeTests
         Assert.That(err.Trim(), Is.EqualTo($"offload: tcp://127.0.0.1:{port}: nothing listens there (serve a model with `offload sim serve --listen 127.0.0.1:{port}`)"));
     }
 }
+
+/// <summary>`offload bench device --json`: every transport that runs here, batched and not, with figures from a real run.</summary>
+[Category("Model")]
+public class BenchDeviceTests
+{
+    [Test]
+    public void Bench_device_prints_every_transport_batched_and_not()
+    {
+        using var output = new StringWriter();
+        Assert.That(BenchDevice.Run(asJson: true, quick: true, output), Is.Zero);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(output.ToString())!;
+        var rows = json["transports"]!.AsArray();
+        Assert.That(rows.Select(r => ((string)r!["uri"]!).Split(':')[0] + "/" + (bool)r!["batched"]!),
+            Is.EqualTo(new[] { "model/False", "model/True", "tcp/False", "tcp/True" }));
+        foreach (var r in rows)
+        {
+            foreach (string key in new[] { "csr_ops_per_second", "flow_inserts_per_second", "miss_frames_per_second" })
+                Assert.That((double)r![key]!, Is.GreaterThan(0), $"{r["uri"]} {key}");
+        }
+    }
+}
