@@ -9,22 +9,8 @@ namespace Offload.Cli.Tests;
 [Category("Model")]
 public class DaemonCommandTests
 {
-    private static string Example => Path.Combine(TablesFileTests.RepoRoot(), "examples", "gateway.json");
+    private static string Example => StandardError.ExampleGateway;
 
-    private static (int Rc, string Err) CaptureError(Func<int> run)
-    {
-        var saved = Console.Error;
-        using var err = new StringWriter();
-        Console.SetError(err);
-        try
-        {
-            return (run(), err.ToString());
-        }
-        finally
-        {
-            Console.SetError(saved);
-        }
-    }
 
     [Test]
     public void Run_serves_the_example_gateway_and_show_reads_it_back()
@@ -74,7 +60,7 @@ public class DaemonCommandTests
         File.WriteAllText(path, File.ReadAllText(Example).Replace("\"vip\": \"10.0.0.1\"", "\"vip\": \"10.0.0.300\"", StringComparison.Ordinal));
         try
         {
-            var (rc, err) = CaptureError(() => RunCommand.Run(new FileInfo(path), 1, false, null, TextWriter.Null, CancellationToken.None));
+            var (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(path), 1, false, null, TextWriter.Null, CancellationToken.None));
             Assert.That(rc, Is.EqualTo(2));
             Assert.That(err, Does.Contain(path).And.Contain("groups[0].vip: '10.0.0.300' is not an IPv4 address"));
         }
@@ -87,19 +73,19 @@ public class DaemonCommandTests
     [Test]
     public void Show_without_a_daemon_says_so_and_bad_arguments_exit_2()
     {
-        var (rc, err) = CaptureError(() => ShowCommand.Run("glbp", "http://127.0.0.1:1/", false, 0, TextWriter.Null));
+        var (rc, err) = StandardError.Capture(() => ShowCommand.Run("glbp", "http://127.0.0.1:1/", false, 0, TextWriter.Null));
         Assert.That(rc, Is.EqualTo(1));
         Assert.That(err, Does.Contain("cannot reach the gateway's API at http://127.0.0.1:1/"));
-        (rc, err) = CaptureError(() => ShowCommand.Run("glbp", "ftp://x", false, 0, TextWriter.Null));
+        (rc, err) = StandardError.Capture(() => ShowCommand.Run("glbp", "ftp://x", false, 0, TextWriter.Null));
         Assert.That(rc, Is.EqualTo(2));
         Assert.That(err, Does.Contain("--api 'ftp://x'"));
-        (rc, _) = CaptureError(() => RunCommand.Run(new FileInfo(Example), 1, false, "10.1.2.3:80", TextWriter.Null, CancellationToken.None));
+        (rc, _) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 1, false, "10.1.2.3:80", TextWriter.Null, CancellationToken.None));
         Assert.That(rc, Is.EqualTo(2));
 
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         taken.Start();
         string busy = taken.LocalEndpoint.ToString()!;
-        (rc, err) = CaptureError(() => RunCommand.Run(new FileInfo(Example), 1, false, busy, TextWriter.Null, CancellationToken.None));
+        (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 1, false, busy, TextWriter.Null, CancellationToken.None));
         Assert.That(rc, Is.EqualTo(2));
         Assert.That(err, Does.Contain($"cannot serve the API on {busy}"));
     }

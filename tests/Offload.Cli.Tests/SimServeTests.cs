@@ -7,22 +7,8 @@ namespace Offload.Cli.Tests;
 [Category("Model")]
 public class SimServeTests
 {
-    private static string Example => Path.Combine(TablesFileTests.RepoRoot(), "examples", "gateway.json");
+    private static string Example => StandardError.ExampleGateway;
 
-    private static (int Rc, string Err) CaptureError(Func<int> run)
-    {
-        var saved = Console.Error;
-        using var err = new StringWriter();
-        Console.SetError(err);
-        try
-        {
-            return (run(), err.ToString());
-        }
-        finally
-        {
-            Console.SetError(saved);
-        }
-    }
 
     [Test]
     public void A_gateway_runs_on_a_served_model_over_tcp()
@@ -67,11 +53,11 @@ public class SimServeTests
     {
         Assert.Multiple(() =>
         {
-            var (rc, err) = CaptureError(() => SimServe.Run("0.0.0.0:9470", 64, 1, TextWriter.Null, CancellationToken.None));
+            var (rc, err) = StandardError.Capture(() => SimServe.Run("0.0.0.0:9470", 64, 1, TextWriter.Null, CancellationToken.None));
             Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --listen '0.0.0.0:9470': give a loopback HOST:PORT such as 127.0.0.1:9470 (the register bus has no authentication)")));
-            (rc, err) = CaptureError(() => RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: "usb:0403:6010"));
+            (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: "usb:0403:6010"));
             Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --device: device 'usb:0403:6010': this build has no usb transport yet; it opens model:, model:32, tcp://HOST:PORT")));
-            (rc, err) = CaptureError(() => RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: "tcp://127.0.0.1:0"));
+            (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: "tcp://127.0.0.1:0"));
             Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --device: device 'tcp://127.0.0.1:0': give tcp://HOST:PORT with a port of 1..65535")));
         });
     }
@@ -83,7 +69,7 @@ public class SimServeTests
         probe.Start();
         int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
-        var (rc, err) = CaptureError(() => Cli.Guard(() =>
+        var (rc, err) = StandardError.Capture(() => Cli.Guard(() =>
             RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: $"tcp://127.0.0.1:{port}")));
         Assert.That(rc, Is.EqualTo(2));
         Assert.That(err.Trim(), Is.EqualTo($"offload: tcp://127.0.0.1:{port}: nothing listens there (serve a model with `offload sim serve --listen 127.0.0.1:{port}`)"));
