@@ -7,7 +7,7 @@ need_pkgs=()
 have() { command -v "$1" >/dev/null 2>&1; }
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
-for p in verilator iverilog yosys tshark iproute2 libusb-1.0-0 make g++ libpcap0.8; do
+for p in verilator iverilog yosys tshark iproute2 iputils-ping libusb-1.0-0 make g++ libpcap0.8; do
     pkg_installed "$p" || need_pkgs+=("$p")
 done
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using Offload.Daemon;
 using Offload.Device;
+using Offload.Device.Ports;
 using Offload.Device.Transports;
 
 namespace Offload.Cli;
@@ -17,14 +18,32 @@ internal static class SimServe
     {
         var listen = new Option<string>("--listen") { Description = "loopback HOST:PORT to serve on (port 0 picks one)", DefaultValueFactory = _ => "127.0.0.1:9470" };
         var seconds = new Option<double?>("--seconds") { Description = "stop after this many seconds instead of at Ctrl-C" };
-        var command = new Command("serve", "serve the model's registers over TCP (tcp://HOST:PORT) with its clock running, for `offload run --device`") { listen, width, seconds };
+        var port0 = new Option<string?>("--port0") { Description = "Linux interface for network port 0 (the segment), through AF_PACKET (root or CAP_NET_RAW)" };
+        var port1 = new Option<string?>("--port1") { Description = "Linux interface for network port 1 (toward the backends)" };
+        var mtu = new Option<int>("--mtu") { Description = "largest IP packet the ports take (68..9000); longer frames are dropped and counted", DefaultValueFactory = _ => 1500 };
+        mtu.Validators.Add(r =>
+        {
+            int m = r.GetValueOrDefault<int>();
+            if (m is < 68 or > 9000)
+                r.AddError($"--mtu {m}: give 68..9000");
+        });
+        var command = new Command("serve", "serve the model's registers over TCP (tcp://HOST:PORT) with its clock running, for `offload run --device`; its ports on Linux interfaces if given")
+        {
+            listen, width, seconds, port0, port1, mtu,
+        };
         command.SetAction((r, ct) => Task.FromResult(Cli.Guard(() =>
-            Cli.UntilStopped(ct, stop => Run(r.GetValue(listen)!, r.GetValue(width), r.GetValue(seconds), Console.Out, stop)))));
+            Cli.UntilStopped(ct, stop => Run(r.GetValue(listen)!, r.GetValue(width), r.GetValue(seconds), Console.Out, stop,
+                ports: Bindings(r.GetValue(port0), r.GetValue(port1), r.GetValue(mtu)))))));
         return command;
     }
 
+    private static PortBinding[] Bindings(string? port0, string? port1, int mtu) =>
+        [.. new[] { port0, port1 }.Select((name, port) => (name, port)).Where(b => b.name is not null).Select(b => new PortBinding(b.port, b.name!, mtu))];
+
     /// <param name="ready">Called with the served URI once it listens (tests use it to find port 0).</param>
-    public static int Run(string listen, int width, double? seconds, TextWriter output, CancellationToken cancellationToken, Action<string>? ready = null)
+    /// <param name="ports">Model ports to bind to Linux interfaces; none leaves them unattached (what leaves them is counted).</param>
+    public static int Run(string listen, int width, double? seconds, TextWriter output, CancellationToken cancellationToken, Action<string>? ready = null,
+        IReadOnlyList<PortBinding>? ports = null)
     {
         ArgumentNullException.ThrowIfNull(output);
         // The register bus has no authentication: whoever reaches it owns the data plane, so only this host may.
@@ -44,10 +63,23 @@ internal static class SimServe
         {
             return Fail($"cannot listen on {ep}: {e.Message}");
         }
-        using (server)
-        using (var clock = ModelClock.Start(model))
+        ModelPorts? wires = null;
+        try
         {
-            output.WriteLine($"offload: model (DATA_W {geometry.DataWidth}, {geometry.TotalEntries} flow entries) served at {server.Uri} (Ctrl-C stops)");
+            if (ports is { Count: > 0 })
+                wires = new ModelPorts(model, ports);
+        }
+        catch (ArgumentException e)
+        {
+            server.Dispose();
+            return Fail(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal));
+        }
+        using (server)
+        using (wires)
+        using (var clock = wires?.AttachTo() ?? ModelClock.Start(model))
+        {
+            string attached = ports is { Count: > 0 } ? "; " + string.Join(", ", ports.Select(p => $"port {p.Port} on {p.Interface} (MTU {p.Mtu})")) : "";
+            output.WriteLine($"offload: model (DATA_W {geometry.DataWidth}, {geometry.TotalEntries} flow entries) served at {server.Uri}{attached} (Ctrl-C stops)");
             output.Flush();
             ready?.Invoke(server.Uri);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -56,6 +88,14 @@ internal static class SimServe
             stop.Token.WaitHandle.WaitOne();
             output.WriteLine($"offload: stopped; {server.Requests} request(s) served ({server.Refused} refused), {model.Cycles} cycles, " +
                 $"{clock.FramesOut(0)} frame(s) out port 0, {clock.FramesOut(1)} out port 1{(clock.Fault is { } f ? $"; the model failed: {f.Message}" : "")}");
+            for (int p = 0; p < 2; p++)
+            {
+                if (wires?.Counters(p) is { } c)
+                {
+                    output.WriteLine($"offload: port {p} ({c.Interface}): {c.RxFrames} in, {c.TxFrames} out; dropped: {c.RxQueueFull} queue full, {c.RxTooLong} over the MTU, " +
+                        $"{c.RxTruncated} truncated, {c.RxRunt} runt, {c.TxDropped} not sent");
+                }
+            }
         }
         return 0;
     }

@@ -14,7 +14,9 @@ public sealed class ModelClock : IDisposable
 {
     private readonly ModelDevice _device;
     private readonly Thread _thread;
-    private readonly ManualResetEventSlim _stop = new();
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly Action? _beforeTick;
+    private volatile bool _stopping;
     private readonly byte[] _buffer = new byte[16384];
     private readonly long[] _framesOut = new long[2];
     private Exception? _fault;
@@ -23,8 +25,11 @@ public sealed class ModelClock : IDisposable
     /// <param name="period">How often the model runs.</param>
     /// <param name="cyclesPerTick">Cycles per tick: 10,000 every 10 ms is 1 M cycles/s, half the model's speed.</param>
     /// <param name="portOutput">Takes each frame that leaves a network port (port, frame); null counts and drops them.</param>
-    public ModelClock(ModelDevice device, TimeSpan period, ulong cyclesPerTick, Action<int, ReadOnlySpan<byte>>? portOutput = null)
+    /// <param name="beforeTick">Runs on the clock's thread before each tick (frames that arrived are pushed into the model there).</param>
+    public ModelClock(ModelDevice device, TimeSpan period, ulong cyclesPerTick, Action<int, ReadOnlySpan<byte>>? portOutput = null,
+        Action? beforeTick = null)
     {
+        _beforeTick = beforeTick;
         _device = device ?? throw new ArgumentNullException(nameof(device));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(period, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfZero(cyclesPerTick);
@@ -56,20 +61,40 @@ public sealed class ModelClock : IDisposable
 
     public void Start() => _thread.Start();
 
+    /// <summary>Ticks now instead of at the end of the period (a frame arrived: drive it in without waiting).</summary>
+    public void Wake()
+    {
+        if (_stopping)
+            return;
+        try
+        {
+            _wake.Set();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopped between the check and the set: nothing left to wake.
+        }
+    }
+
     public void Dispose()
     {
-        _stop.Set();
+        _stopping = true;
+        _wake.Set();
         if (_thread.IsAlive)
             _thread.Join();
-        _stop.Dispose();
+        _wake.Dispose();
     }
 
     private void Loop()
     {
         try
         {
-            while (!_stop.Wait(Period))
+            while (true)
             {
+                _wake.WaitOne(Period);
+                if (_stopping)
+                    break;
+                _beforeTick?.Invoke();
                 _device.Run(CyclesPerTick);
                 for (int p = 0; p < 2; p++)
                 {
