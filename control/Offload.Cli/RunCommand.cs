@@ -53,6 +53,8 @@ internal static class RunCommand
         {
             return Fail(e.Message);
         }
+        foreach (string warning in config.Warnings)
+            Console.Error.WriteLine($"offload: warning: {configFile.FullName}: {warning}");
 
         using var loggers = DaemonLogging.CreateConsole(config.LogLevel, verbose, config.Name);
         using var device = ModelDevice.Create(64);
