@@ -718,14 +718,17 @@ public sealed record GatewayConfig
 
         private IPEndPoint? EndPoint(string path, string text, bool loopbackOnly)
         {
-            if (!IPEndPoint.TryParse(text, out var ep) || ep.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || !text.Contains(':', StringComparison.Ordinal))
+            // The API also serves [::1]: IPv6 loopback is as local as 127.0.0.1. Everything else speaks IPv4 only.
+            bool v6 = loopbackOnly && text.StartsWith('[');
+            if (!IPEndPoint.TryParse(text, out var ep) || !text.Contains(':', StringComparison.Ordinal)
+                || ep.AddressFamily != (v6 ? System.Net.Sockets.AddressFamily.InterNetworkV6 : System.Net.Sockets.AddressFamily.InterNetwork))
             {
-                Problem(path, $"'{text}' is not an IPv4 host:port");
+                Problem(path, loopbackOnly ? $"'{text}' is not a loopback host:port such as 127.0.0.1:9480 or [::1]:9480" : $"'{text}' is not an IPv4 host:port");
                 return null;
             }
             if (loopbackOnly && !IPAddress.IsLoopback(ep.Address))
             {
-                Problem(path, $"'{text}' is not a loopback address: the local API serves 127.0.0.1 only");
+                Problem(path, $"'{text}' is not a loopback address: the local API serves 127.0.0.1 or [::1] only");
                 return null;
             }
             return ep;

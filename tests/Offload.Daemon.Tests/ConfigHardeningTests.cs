@@ -116,4 +116,14 @@ public class ConfigHardeningTests
         Assert.That(problem, Does.Contain("line 2"), problem);
         Assert.That(problem, Does.Not.Contain("LineNumber").And.Not.Contain("BytePositionInLine"), problem);
     }
+
+    [Test]
+    public void The_api_may_listen_on_ipv6_loopback_but_nowhere_else_in_ipv6()
+    {
+        var json = Example();
+        json["api"]!["listen"] = "[::1]:9480";
+        Assert.That(GatewayConfig.Parse(json.ToJsonString()).ApiListen, Is.EqualTo(System.Net.IPEndPoint.Parse("[::1]:9480")));
+        json["api"]!["listen"] = "[2001:db8::1]:9480";
+        Assert.That(Refused(json).Problems.Single(), Does.StartWith("api.listen: ").And.Contain("not a loopback address"));
+    }
 }
