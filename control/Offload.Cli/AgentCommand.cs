@@ -18,6 +18,9 @@ internal sealed record AgentArgs(
 /// </summary>
 internal static class AgentCommand
 {
+    /// <summary>A key file is a line of text; anything bigger is the wrong file.</summary>
+    public const int MaxKeyFileBytes = 64 * 1024;
+
     public static Command Create()
     {
         var gateway = new Option<string[]>("--gateway") { Description = $"gateway handler HOST:PORT to report to (port {AgentProtocol.DefaultGatewayPort} when left out); repeat for each gateway" };
@@ -155,9 +158,15 @@ internal static class AgentCommand
 
     private static byte[] ReadKey(FileInfo file)
     {
-        if (!file.Exists)
-            throw new ConfigException($"--key-file {file.FullName}: no such file");
-        byte[] bytes = File.ReadAllBytes(file.FullName);
+        byte[] bytes;
+        try
+        {
+            bytes = Offload.Daemon.BoundedFile.ReadAllBytes(file.FullName, MaxKeyFileBytes);
+        }
+        catch (Offload.Daemon.InputFileException e)
+        {
+            throw new ConfigException($"--key-file {e.Message}");
+        }
         int n = bytes.Length;
         while (n > 0 && bytes[n - 1] is (byte)'\n' or (byte)'\r')
             n--;

@@ -99,11 +99,11 @@ public sealed record GatewayConfig
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = BoundedFile.ReadAllText(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            throw new GatewayConfigException($"{path}: cannot read the configuration file: {e.Message}", e);
+            throw new GatewayConfigException($"cannot read the configuration file {e.Message}", e);
         }
         return Parse(text, path);
     }
