@@ -75,6 +75,9 @@ internal static partial class GlbpWatch
                 throw new ConfigException($"{pcap.FullName}: link type {p.LinkType} is not Ethernet (1); GLBP is read from Ethernet captures only");
             watch.Frame(p.TimestampNanoseconds, p.Data.Span, cut: p.Data.Length < p.OriginalLength);
         }
+        // On stderr, so --json output stays one document.
+        if (reader.Warning is { } cut)
+            Console.Error.WriteLine($"offload: warning: {cut}");
         return watch;
     }
 

@@ -18,6 +18,8 @@ internal static class Sim
         using (var reader = PcapReader.Open(pcap.FullName))
         {
             packets = reader.ReadAll();
+            if (reader.Warning is { } cut)
+                Console.Error.WriteLine($"offload: warning: {cut}");
         }
         var nonEthernet = packets.FirstOrDefault(p => p.LinkType != LinkType.Ethernet);
         if (packets.Any(p => p.LinkType != LinkType.Ethernet))
