@@ -115,7 +115,7 @@ public sealed class HealthLoadHandler : IDisposable
     private readonly Dictionary<string, AgentState>.AlternateLookup<ReadOnlySpan<char>> _agentLookup;
     private readonly List<Target> _targets = [];
     private readonly ConcurrentQueue<Sample> _samples = new();
-    private readonly AgentReplayGuard _guard = new();
+    private readonly AgentReplayGuard _guard;
     private readonly long[] _rejects = new long[Enum.GetValues<AgentReject>().Length];
     private readonly CancellationTokenSource _stop = new();
     private readonly byte[] _query = new byte[AgentProtocol.MaxLength];
@@ -135,6 +135,7 @@ public sealed class HealthLoadHandler : IDisposable
         if (_options.AgentFall < 1)
             throw new ArgumentOutOfRangeException(nameof(options), _options.AgentFall, "agent fall must be at least 1 missed interval");
         _time = time ?? TimeProvider.System;
+        _guard = new AgentReplayGuard(_time);
         _agentLookup = _agentsById.GetAlternateLookup<ReadOnlySpan<char>>();
         _bootId = (ulong)((_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10);
     }
@@ -414,12 +415,21 @@ public sealed class HealthLoadHandler : IDisposable
             return AgentReject.BadMac;
         if (_options.MaxClockSkew is { } skew && (_time.GetUtcNow() - frame.Time).Duration() > skew)
             return AgentReject.ClockSkew;
-        r = _guard.Check(frame.Id, frame.BootId, frame.Sequence);
+        // Boot ids are start times in microseconds: one later than the report itself (beyond the skew allowed for
+        // a clock step) would put the agent's real boots out of reach.
+        TimeSpan slack = _options.MaxClockSkew ?? TimeSpan.Zero;
+        if (frame.BootId > Micros(frame.Time + slack))
+            return AgentReject.BootInFuture;
+        // Silent for its fall time, a boot (or a sequence) no longer holds the agent's later reports off.
+        TimeSpan interval = frame.Interval > TimeSpan.Zero ? frame.Interval : agent.Config.ExpectedInterval;
+        r = _guard.Check(frame.Id, frame.BootId, frame.Sequence, frame.Time, interval * _options.AgentFall);
         if (r != AgentReject.None)
             return r;
         _samples.Enqueue(new Sample(agent.Index, _time.GetTimestamp(), frame.Interval, frame.Weight, frame.Drain, frame.Cpu, frame.Memory, frame.Connections));
         return AgentReject.None;
     }
+
+    private static ulong Micros(DateTimeOffset t) => t <= DateTimeOffset.UnixEpoch ? 0 : (ulong)((t - DateTimeOffset.UnixEpoch).Ticks / 10);
 
     private void ThrowIfRunning()
     {
