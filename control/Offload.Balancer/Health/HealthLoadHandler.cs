@@ -150,6 +150,14 @@ public sealed class HealthLoadHandler : IDisposable
     /// <summary>Datagrams refused for this reason so far.</summary>
     public long Rejected(AgentReject reason) => Interlocked.Read(ref _rejects[(int)reason]);
 
+    /// <summary>
+    /// Datagrams that named agent <paramref name="agentId"/> and were refused for this reason (a wrong key, a
+    /// replay, a clock that is off); 0 for an id not configured. Malformed datagrams name no one and count only
+    /// in <see cref="Rejected(AgentReject)"/>.
+    /// </summary>
+    public long Rejected(string agentId, AgentReject reason) =>
+        _agentsById.TryGetValue(agentId, out AgentState? a) ? Interlocked.Read(ref a.Rejects[(int)reason]) : 0;
+
     public void AddAgent(AgentEndpoint agent)
     {
         ArgumentNullException.ThrowIfNull(agent);
@@ -391,17 +399,24 @@ public sealed class HealthLoadHandler : IDisposable
             {
                 continue;
             }
-            AgentReject r = Take(buffer.AsSpan(0, d.Length));
+            AgentReject r = Take(buffer.AsSpan(0, d.Length), out AgentState? from);
             if (r == AgentReject.None)
+            {
                 Interlocked.Increment(ref _accepted);
+            }
             else
+            {
                 Interlocked.Increment(ref _rejects[(int)r]);
+                if (from is not null)
+                    Interlocked.Increment(ref from.Rejects[(int)r]);
+            }
         }
     }
 
     /// <summary>Checks one datagram in full and queues it for <see cref="Apply"/>. Runs on the receive task only.</summary>
-    private AgentReject Take(ReadOnlySpan<byte> datagram)
+    private AgentReject Take(ReadOnlySpan<byte> datagram, out AgentState? from)
     {
+        from = null;
         AgentReject r = AgentCodec.TryParse(datagram, out AgentFrame frame);
         if (r != AgentReject.None)
             return r;
@@ -411,6 +426,7 @@ public sealed class HealthLoadHandler : IDisposable
         int n = Encoding.ASCII.GetChars(frame.Id, id);
         if (!_agentLookup.TryGetValue(id[..n], out AgentState? agent))
             return AgentReject.UnknownAgent;
+        from = agent;
         if (!AgentCodec.Authenticate(datagram, agent.Config.Key.Span))
             return AgentReject.BadMac;
         if (_options.MaxClockSkew is { } skew && (_time.GetUtcNow() - frame.Time).Duration() > skew)
@@ -466,6 +482,9 @@ public sealed class HealthLoadHandler : IDisposable
 
         /// <summary>Bumped by every report, so each target applies each report's load once.</summary>
         public long Generation { get; set; }
+
+        /// <summary>Refusals of datagrams naming this agent, by <see cref="AgentReject"/>; written by the receive task.</summary>
+        public long[] Rejects { get; } = new long[Enum.GetValues<AgentReject>().Length];
     }
 
     private sealed class Target(Service service, BackendConfig baseline, AgentState? agent, HealthChecker[] checks)
