@@ -65,6 +65,8 @@ internal static partial class GlbpWatch
 
     public static Watch ReadCapture(FileInfo pcap, byte[]? key)
     {
+        if (Directory.Exists(pcap.FullName))
+            throw new ConfigException($"{pcap.FullName}: is a directory, not a capture file");
         if (!pcap.Exists)
             throw new ConfigException($"{pcap.FullName}: no such file");
         var watch = new Watch(pcap.Name, key);

@@ -11,6 +11,8 @@ internal static class Sim
 {
     public static int Run(FileInfo pcap, FileInfo? config, int port, FileInfo? outFile, int width)
     {
+        if (Directory.Exists(pcap.FullName))
+            throw new ConfigException($"{pcap.FullName}: is a directory, not a capture file");
         if (!pcap.Exists)
             throw new ConfigException($"{pcap.FullName}: no such file");
         // Read everything first: a bad capture stops here, before anything runs or is written.
