@@ -18,6 +18,9 @@ internal sealed record AgentArgs(
 /// </summary>
 internal static class AgentCommand
 {
+    /// <summary>A key file is a line of text; anything bigger is the wrong file.</summary>
+    public const int MaxKeyFileBytes = 64 * 1024;
+
     public static Command Create()
     {
         var gateway = new Option<string[]>("--gateway") { Description = $"gateway handler HOST:PORT to report to (port {AgentProtocol.DefaultGatewayPort} when left out); repeat for each gateway" };
@@ -72,7 +75,7 @@ internal static class AgentCommand
         return new AgentArgs(id, keyBytes, endpoints, every, weight, drain, listen, count);
     }
 
-    /// <summary>Reports until <paramref name="ct"/> fires or the count is reached; returns 0.</summary>
+    /// <summary>Reports until <paramref name="ct"/> fires or the count is reached; returns 0, or 1 when no gateway was reached.</summary>
     public static int Run(AgentArgs a, IHostLoadSource load, TextWriter output, CancellationToken ct)
     {
         bool v6 = a.Gateways.Any(static g => g.AddressFamily == AddressFamily.InterNetworkV6);
@@ -101,9 +104,45 @@ internal static class AgentCommand
             {
                 // Ctrl-C: the normal way to stop.
             }
+            var (code, problems) = Verdict(reporter.GatewayStatus());
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"offload agent {a.Id}: {reporter.ReportsSent} reports sent, {reporter.QueriesAnswered} queries answered"));
+            foreach (string problem in problems)
+                Console.Error.WriteLine($"offload agent {a.Id}: {problem}");
+            return code;
         }
-        return 0;
+    }
+
+    /// <summary>
+    /// What went wrong per gateway, and the exit code: 1 when no gateway was reached. Gateways acknowledge nothing,
+    /// so "reached" means no send error and no query under another key, or a valid query from it (proof enough).
+    /// </summary>
+    internal static (int Code, List<string> Problems) Verdict(IReadOnlyList<AgentGatewayStatus> gateways)
+    {
+        var problems = new List<string>();
+        int reached = 0;
+        foreach (var g in gateways)
+        {
+            if (g.SendErrors > 0)
+            {
+                string why = g.LastError switch
+                {
+                    SocketError.ConnectionRefused => "refused (ICMP port unreachable): nothing listens on that port, or a firewall rejects it",
+                    SocketError.HostUnreachable or SocketError.NetworkUnreachable => "unreachable: no route to that host",
+                    _ => g.LastError.ToString(),
+                };
+                problems.Add(string.Create(CultureInfo.InvariantCulture, $"gateway {g.Gateway}: {g.SendErrors} send error(s), last {why}"));
+            }
+            if (g.QueriesRefused > 0)
+            {
+                problems.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"gateway {g.Gateway}: refused {g.QueriesRefused} of its queries, signed with another key: it cannot check our reports either (check --key-file against its config)"));
+            }
+            if (g.QueriesAnswered > 0 || (g.SendErrors == 0 && g.QueriesRefused == 0 && g.Sent > 0))
+                reached++;
+        }
+        if (reached == 0 && gateways.Count > 0)
+            problems.Add("no gateway was reached");
+        return (reached == 0 ? 1 : 0, problems);
     }
 
     internal static IPEndPoint ParseGateway(string text)
@@ -155,9 +194,15 @@ internal static class AgentCommand
 
     private static byte[] ReadKey(FileInfo file)
     {
-        if (!file.Exists)
-            throw new ConfigException($"--key-file {file.FullName}: no such file");
-        byte[] bytes = File.ReadAllBytes(file.FullName);
+        byte[] bytes;
+        try
+        {
+            bytes = Offload.Daemon.BoundedFile.ReadAllBytes(file.FullName, MaxKeyFileBytes);
+        }
+        catch (Offload.Daemon.InputFileException e)
+        {
+            throw new ConfigException($"--key-file {e.Message}");
+        }
         int n = bytes.Length;
         while (n > 0 && bytes[n - 1] is (byte)'\n' or (byte)'\r')
             n--;

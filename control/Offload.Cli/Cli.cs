@@ -51,6 +51,24 @@ internal static class Cli
         }
     }
 
+    /// <summary>
+    /// The parser words a value of the wrong kind for programmers ("as expected type 'System.Nullable`1[System.Int32]'");
+    /// whoever typed it needs the option, the value and what it takes.
+    /// </summary>
+    public static string PlainParseError(string message)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(message, @"^Cannot parse argument '(?<value>.*)' for option '(?<option>[^']*)' as expected type '(?<type>[^']*)'\.?$");
+        if (!m.Success)
+            return message;
+        string type = m.Groups["type"].Value;
+        string kind = type.Contains("Int32", StringComparison.Ordinal) ? $"a whole number up to {int.MaxValue}"
+            : type.Contains("Int64", StringComparison.Ordinal) ? $"a whole number up to {long.MaxValue}"
+            : type.Contains("Double", StringComparison.Ordinal) ? "a number"
+            : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false"
+            : "a value of another kind";
+        return $"{m.Groups["option"].Value} '{m.Groups["value"].Value}': give {kind}";
+    }
+
     public static string Human(double v) => v switch
     {
         >= 1e9 => $"{v / 1e9:0.00} G",

@@ -65,6 +65,8 @@ internal static partial class GlbpWatch
 
     public static Watch ReadCapture(FileInfo pcap, byte[]? key)
     {
+        if (Directory.Exists(pcap.FullName))
+            throw new ConfigException($"{pcap.FullName}: is a directory, not a capture file");
         if (!pcap.Exists)
             throw new ConfigException($"{pcap.FullName}: no such file");
         var watch = new Watch(pcap.Name, key);
@@ -75,6 +77,9 @@ internal static partial class GlbpWatch
                 throw new ConfigException($"{pcap.FullName}: link type {p.LinkType} is not Ethernet (1); GLBP is read from Ethernet captures only");
             watch.Frame(p.TimestampNanoseconds, p.Data.Span, cut: p.Data.Length < p.OriginalLength);
         }
+        // On stderr, so --json output stays one document.
+        if (reader.Warning is { } cut)
+            Console.Error.WriteLine($"offload: warning: {cut}");
         return watch;
     }
 

@@ -83,7 +83,7 @@ if (parsed.Errors.Count > 0)
 {
     // One line per problem and exit 2, like every other bad input, instead of the whole help text.
     foreach (var error in parsed.Errors)
-        Console.Error.WriteLine($"offload: {error.Message}");
+        Console.Error.WriteLine($"offload: {Cli.PlainParseError(error.Message)}");
     Console.Error.WriteLine("offload: 'offload --help' and 'offload COMMAND --help' list the commands and options");
     return 2;
 }

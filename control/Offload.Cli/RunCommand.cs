@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using Offload.Daemon;
@@ -13,6 +14,9 @@ namespace Offload.Cli;
 /// </summary>
 internal static class RunCommand
 {
+    /// <summary>The longest --seconds: one year, well inside what a timer takes.</summary>
+    public const int MaxSeconds = 31_536_000;
+
     public static Command Create()
     {
         var config = new Option<FileInfo>("--config") { Description = "gateway configuration (JSON; see examples/gateway.json)", Required = true };
@@ -40,8 +44,8 @@ internal static class RunCommand
     {
         ArgumentNullException.ThrowIfNull(configFile);
         ArgumentNullException.ThrowIfNull(output);
-        if (seconds is <= 0 or > 31_536_000 || (seconds is { } s && double.IsNaN(s)))
-            return Fail($"--seconds {seconds}: give a positive number of seconds");
+        if (seconds is not null && !(seconds > 0 && seconds <= MaxSeconds))
+            return Fail(string.Create(CultureInfo.InvariantCulture, $"--seconds {seconds}: give a number of seconds above 0 and at most {MaxSeconds} (one year)"));
         GatewayConfig config;
         try
         {
@@ -49,7 +53,7 @@ internal static class RunCommand
             if (apiListen is not null)
             {
                 if (!IPEndPoint.TryParse(apiListen, out var ep) || !IPAddress.IsLoopback(ep.Address))
-                    return Fail($"--api-listen '{apiListen}': give a loopback HOST:PORT such as 127.0.0.1:9480");
+                    return Fail($"--api-listen '{apiListen}': give a loopback HOST:PORT such as 127.0.0.1:9480 or [::1]:9480");
                 config = config with { ApiListen = ep };
             }
         }
@@ -57,6 +61,8 @@ internal static class RunCommand
         {
             return Fail(e.Message);
         }
+        foreach (string warning in config.Warnings)
+            Console.Error.WriteLine($"offload: warning: {configFile.FullName}: {warning}");
 
         Offload.Device.Transports.DeviceUri where;
         try

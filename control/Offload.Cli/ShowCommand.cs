@@ -147,15 +147,20 @@ internal static class ShowCommand
     private static void PrintBackends(IAnsiConsole console, BackendsView view)
     {
         var table = new Table().Border(TableBorder.Simple);
-        foreach (var c in new[] { "Service", "Backend", "Address", "Health", "Agent", "Weight", "Load", "Sessions" })
+        foreach (var c in new[] { "Service", "Backend", "Address", "Health", "Agent", "Weight", "Load", "Sessions", "Refused" })
             table.AddColumn(c);
         foreach (var b in view.Backends)
         {
             table.AddRow(Markup.Escape(b.Service), Markup.Escape(b.Id), string.Create(CultureInfo.InvariantCulture, $"{b.Address}:{b.Port}"),
                 b.Draining ? "draining" : b.Healthy ? "up" : "down", b.Agent, b.Weight.ToString(CultureInfo.InvariantCulture),
-                b.Overload.ToString("0.00", CultureInfo.InvariantCulture), b.Sessions.ToString(CultureInfo.InvariantCulture));
+                b.Overload.ToString("0.00", CultureInfo.InvariantCulture), b.Sessions.ToString(CultureInfo.InvariantCulture), Markup.Escape(Refusals(b.AgentRefused)));
         }
         console.WriteLine($"{view.Gateway}: {view.Backends.Count} backend(s)");
         console.Write(table);
+        if (view.AgentReportsRefused is { Count: > 0 } all)
+            console.WriteLine($"Agent reports refused: {Refusals(all)}");
     }
+
+    private static string Refusals(IReadOnlyDictionary<string, long>? byReason) =>
+        byReason is null ? "" : string.Join(", ", byReason.OrderBy(static r => r.Key, StringComparer.Ordinal).Select(static r => string.Create(CultureInfo.InvariantCulture, $"{r.Key} {r.Value}")));
 }

@@ -11,6 +11,8 @@ internal static class Sim
 {
     public static int Run(FileInfo pcap, FileInfo? config, int port, FileInfo? outFile, int width)
     {
+        if (Directory.Exists(pcap.FullName))
+            throw new ConfigException($"{pcap.FullName}: is a directory, not a capture file");
         if (!pcap.Exists)
             throw new ConfigException($"{pcap.FullName}: no such file");
         // Read everything first: a bad capture stops here, before anything runs or is written.
@@ -18,6 +20,8 @@ internal static class Sim
         using (var reader = PcapReader.Open(pcap.FullName))
         {
             packets = reader.ReadAll();
+            if (reader.Warning is { } cut)
+                Console.Error.WriteLine($"offload: warning: {cut}");
         }
         var nonEthernet = packets.FirstOrDefault(p => p.LinkType != LinkType.Ethernet);
         if (packets.Any(p => p.LinkType != LinkType.Ethernet))

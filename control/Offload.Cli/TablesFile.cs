@@ -21,11 +21,11 @@ public sealed class TablesFile
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = Offload.Daemon.BoundedFile.ReadAllText(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Offload.Daemon.InputFileException e)
         {
-            throw new ConfigException($"{path}: cannot read: {e.Message}");
+            throw new ConfigException(e.Message);
         }
         try
         {

@@ -82,6 +82,9 @@ public sealed record GatewayConfig
     public IPEndPoint? AgentListen { get; init; }
     public IPEndPoint ApiListen { get; init; } = new(IPAddress.Loopback, DefaultApiPort);
 
+    /// <summary>What runs but may not do what was meant, each with its JSON path; the daemon prints them at start.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNameCaseInsensitive = true,
@@ -96,11 +99,11 @@ public sealed record GatewayConfig
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = BoundedFile.ReadAllText(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (InputFileException e)
         {
-            throw new GatewayConfigException($"{path}: cannot read the configuration file: {e.Message}", e);
+            throw new GatewayConfigException($"cannot read the configuration file {e.Message}", e);
         }
         return Parse(text, path);
     }
@@ -115,8 +118,7 @@ public sealed record GatewayConfig
         }
         catch (JsonException e)
         {
-            string where = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "$" : e.Path.TrimStart('$', '.');
-            throw new GatewayConfigException(source, [$"{where}: {FirstSentence(e.Message)}"]);
+            throw new GatewayConfigException(source, [Plain(e)]);
         }
         if (file is null)
             throw new GatewayConfigException(source, ["$: the file holds no configuration (null)"]);
@@ -124,20 +126,75 @@ public sealed record GatewayConfig
         var config = v.Build(file);
         if (v.Problems.Count > 0 || config is null)
             throw new GatewayConfigException(source, v.Problems);
-        return config;
+        return config with { Warnings = v.Warnings };
     }
 
-    private static string FirstSentence(string message)
+    // System.Text.Json words its errors for programmers ("System.Nullable`1[System.Int32]", "could not be mapped to any
+    // .NET member contained in type ..."): whoever wrote the file needs the JSON path and what belongs there.
+    internal static string Plain(JsonException e)
     {
-        int i = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return i > 0 ? message[..i] : message;
+        string path = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "$" : e.Path.TrimStart('$', '.');
+        string message = e.Message;
+        const string Unmapped = "The JSON property '";
+        if (message.StartsWith(Unmapped, StringComparison.Ordinal) && message.Contains("could not be mapped", StringComparison.Ordinal))
+        {
+            int end = message.IndexOf('\'', Unmapped.Length);
+            string name = end > 0 ? message[Unmapped.Length..end] : "?";
+            // The path of an unknown member is its parent's on some paths and its own on others.
+            string at = path.EndsWith(name, StringComparison.Ordinal) || path.EndsWith($"['{name}']", StringComparison.Ordinal) ? path : path == "$" ? name : $"{path}.{name}";
+            return $"{at}: '{name}' is not a setting here (misspelt?)";
+        }
+        const string Converted = "could not be converted to ";
+        int c = message.IndexOf(Converted, StringComparison.Ordinal);
+        if (c >= 0)
+        {
+            string type = message[(c + Converted.Length)..];
+            return $"{path}: the value is not {Expected(type)}";
+        }
+        if (e.LineNumber is { } line)
+        {
+            int cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            string what = (cut > 0 ? message[..cut] : message).TrimEnd('.', ' ');
+            return $"{path}: not valid JSON at line {line + 1}, column {(e.BytePositionInLine ?? 0) + 1}: {what}";
+        }
+        int p = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return $"{path}: {(p > 0 ? message[..p] : message)}";
+    }
+
+    private static string Expected(string type)
+    {
+        bool Has(string t) => type.Contains(t, StringComparison.Ordinal);
+        if (Has("Int32") || Has("Int64") || Has("UInt32"))
+            return "a whole number in range";
+        if (Has("Double"))
+            return "a number";
+        if (Has("Boolean"))
+            return "true or false";
+        if (Has("System.String"))
+            return "a string (in quotes)";
+        if (Has("List`1"))
+            return "a list [ ... ]";
+        if (Has("Section") || Has("ConfigFile"))
+            return "an object { ... }";
+        return "of the expected kind";
     }
 
     private sealed class Validator
     {
         public List<string> Problems { get; } = [];
 
+        public List<string> Warnings { get; } = [];
+
         private void Problem(string path, string what) => Problems.Add($"{path}: {what}");
+
+        // System.Text.Json fills a list entry written as null with null whatever the element's annotation says.
+        private bool NotNull<T>(string path, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] T? entry)
+            where T : class
+        {
+            if (entry is null)
+                Problem(path, "null: give an object here or remove the entry");
+            return entry is not null;
+        }
 
         public GatewayConfig? Build(ConfigFile f)
         {
@@ -153,6 +210,8 @@ public sealed record GatewayConfig
             uint ip = Ip("gateway.ip", gw.Ip, required: true);
             var mac0 = Mac("gateway.port0Mac", gw.Port0Mac, required: true, unicast: true);
             var mac1 = Mac("gateway.port1Mac", gw.Port1Mac, required: true, unicast: true);
+            if (mac0.Value != 0 && mac0 == mac1)
+                Problem("gateway.port1Mac", $"'{gw.Port1Mac}' is port0Mac too: the two ports need MACs of their own");
             string level = (gw.LogLevel ?? "information").ToLowerInvariant();
             if (DaemonLogging.ParseLevel(level) is null)
                 Problem("gateway.logLevel", $"'{gw.LogLevel}' is not one of verbose, debug, information, warning, error, fatal");
@@ -165,15 +224,31 @@ public sealed record GatewayConfig
                     watchdog = (uint)wd;
             }
 
+            if ((f.Groups?.Count ?? 0) == 0 && (f.Services?.Count ?? 0) == 0 && (f.Routes?.Count ?? 0) == 0)
+                Problem("$", "nothing to do: no groups, no services and no routes are configured");
+
             var groups = new List<GlbpGroupOptions>();
             var groupNumbers = new HashSet<int>();
+            var groupVips = new Dictionary<uint, int>();
             for (int i = 0; i < (f.Groups?.Count ?? 0); i++)
             {
-                var g = Group($"groups[{i}]", f.Groups![i], ip, mac0);
+                if (!NotNull($"groups[{i}]", f.Groups![i]))
+                    continue;
+                var g = Group($"groups[{i}]", f.Groups[i], ip, mac0);
                 if (g is null)
                     continue;
                 if (!groupNumbers.Add(g.Group))
                     Problem($"groups[{i}].number", $"group {g.Group} is configured twice");
+                // A VIP of 0 is learnt from the AVG; two groups answering ARP for one address would fight over it.
+                if (g.VirtualIp != 0 && !groupVips.TryAdd(g.VirtualIp, i))
+                    Problem($"groups[{i}].vip", $"{Ipv4Address.Format(g.VirtualIp)} is already the virtual IP of groups[{groupVips[g.VirtualIp]}]");
+                if (g.VirtualIp != 0 && g.VirtualIp == ip)
+                    Problem($"groups[{i}].vip", $"{Ipv4Address.Format(g.VirtualIp)} is this gateway's own address (gateway.ip)");
+                if (g.MaxForwarders > GlbpGroupOptions.CiscoMaxForwarders)
+                {
+                    Warnings.Add($"groups[{i}].maxForwarders: {g.MaxForwarders} forwarders; Cisco routers allow {GlbpGroupOptions.CiscoMaxForwarders} per group, "
+                        + "so a Cisco router could not join this group as a forwarder");
+                }
                 groups.Add(g);
             }
 
@@ -183,7 +258,9 @@ public sealed record GatewayConfig
             var backendHops = new Dictionary<int, (MacAddress Mac, int Port, string Path)>();
             for (int i = 0; i < (f.Services?.Count ?? 0); i++)
             {
-                var s = Service($"services[{i}]", f.Services![i], backendHops);
+                if (!NotNull($"services[{i}]", f.Services![i]))
+                    continue;
+                var s = Service($"services[{i}]", f.Services[i], backendHops);
                 if (s is null)
                     continue;
                 if (!serviceKeys.Add(s.Config.Key))
@@ -197,8 +274,12 @@ public sealed record GatewayConfig
             for (int i = 0; i < (f.Groups?.Count ?? 0); i++)
             {
                 var section = f.Groups![i];
+                if (section is null)
+                    continue;
                 for (int j = 0; j < (section.Track?.Count ?? 0); j++)
                 {
+                    if (!NotNull($"groups[{i}].track[{j}]", section.Track![j]))
+                        continue;
                     if (TrackOf($"groups[{i}].track[{j}]", section.Track![j], servicesValid ? serviceKeys : null) is { } t && section.Number is { } n and >= 0)
                         tracks.Add(new GroupTrack((ushort)n, tracks.Count + 1, t.Service, t.Decrement, t.MinHealthy));
                 }
@@ -207,7 +288,7 @@ public sealed record GatewayConfig
             var routes = new List<Route>();
             for (int i = 0; i < (f.Routes?.Count ?? 0); i++)
             {
-                if (RouteOf($"routes[{i}]", f.Routes![i], backendHops) is { } r)
+                if (NotNull($"routes[{i}]", f.Routes![i]) && RouteOf($"routes[{i}]", f.Routes[i], backendHops) is { } r)
                     routes.Add(r);
             }
 
@@ -218,7 +299,7 @@ public sealed record GatewayConfig
             IPEndPoint? agentListen = null;
             if (f.Health?.AgentListen is { } al)
                 agentListen = EndPoint("health.agentListen", al, loopbackOnly: false);
-            bool needsAgents = f.Services?.Any(s => s.Backends?.Any(b => b.Agent is not null) == true) == true;
+            bool needsAgents = f.Services?.Any(s => s?.Backends?.Any(b => b?.Agent is not null) == true) == true;
             if (needsAgents && agentListen is null)
                 Problem("health.agentListen", "missing: backends name agents, so the gateway needs an address to hear their reports on");
 
@@ -419,7 +500,9 @@ public sealed record GatewayConfig
                 Problem($"{path}.backends", "missing: a service needs at least one backend");
             for (int i = 0; i < (s.Backends?.Count ?? 0); i++)
             {
-                var b = Backend($"{path}.backends[{i}]", s.Backends![i], mode == ForwardingMode.DirectServerReturn, hops);
+                if (!NotNull($"{path}.backends[{i}]", s.Backends![i]))
+                    continue;
+                var b = Backend($"{path}.backends[{i}]", s.Backends[i], mode == ForwardingMode.DirectServerReturn, hops);
                 if (b is null)
                     continue;
                 if (!ids.Add(b.Config.Id))
@@ -560,6 +643,8 @@ public sealed record GatewayConfig
             for (int i = 0; i < (s.Peers?.Count ?? 0); i++)
             {
                 var p = s.Peers![i];
+                if (!NotNull($"{path}.peers[{i}]", p))
+                    continue;
                 uint ip = Ip($"{path}.peers[{i}].ip", p.Ip, required: true);
                 if (ip != 0 && ip == localIp)
                     Problem($"{path}.peers[{i}].ip", $"'{p.Ip}' is this gateway's own address");
@@ -633,14 +718,17 @@ public sealed record GatewayConfig
 
         private IPEndPoint? EndPoint(string path, string text, bool loopbackOnly)
         {
-            if (!IPEndPoint.TryParse(text, out var ep) || ep.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || !text.Contains(':', StringComparison.Ordinal))
+            // The API also serves [::1]: IPv6 loopback is as local as 127.0.0.1. Everything else speaks IPv4 only.
+            bool v6 = loopbackOnly && text.StartsWith('[');
+            if (!IPEndPoint.TryParse(text, out var ep) || !text.Contains(':', StringComparison.Ordinal)
+                || ep.AddressFamily != (v6 ? System.Net.Sockets.AddressFamily.InterNetworkV6 : System.Net.Sockets.AddressFamily.InterNetwork))
             {
-                Problem(path, $"'{text}' is not an IPv4 host:port");
+                Problem(path, loopbackOnly ? $"'{text}' is not a loopback host:port such as 127.0.0.1:9480 or [::1]:9480" : $"'{text}' is not an IPv4 host:port");
                 return null;
             }
             if (loopbackOnly && !IPAddress.IsLoopback(ep.Address))
             {
-                Problem(path, $"'{text}' is not a loopback address: the local API serves 127.0.0.1 only");
+                Problem(path, $"'{text}' is not a loopback address: the local API serves 127.0.0.1 or [::1] only");
                 return null;
             }
             return ep;

@@ -10,6 +10,7 @@ using Offload.Device;
 using Offload.Gateway;
 using Offload.Group;
 using Offload.Protocol;
+using Offload.Protocol.Agent;
 
 namespace Offload.Daemon;
 
@@ -55,6 +56,8 @@ public sealed class GatewayNode : IDisposable
     private readonly long[] _reasons = new long[16];
     private long _syncMalformedSeen;
     private long _syncDroppedSeen;
+    private readonly long[] _agentRefusedSeen = new long[Enum.GetValues<AgentReject>().Length];
+    private long? _agentRefusedLoggedAt;
     private volatile int _flowCount;
     private bool _started;
     private readonly DataplaneForwardingPlane _plane;
@@ -214,6 +217,7 @@ public sealed class GatewayNode : IDisposable
             {
                 _health.Apply();
                 NoteHealth();
+                NoteAgentRefusals();
             }
             UpdateTracks();
             _tracker.Age();
@@ -466,6 +470,49 @@ public sealed class GatewayNode : IDisposable
         }
     }
 
+    /// <summary>How often refused agent reports may reach the log: a misconfigured agent sends one every interval, forever.</summary>
+    public static readonly TimeSpan AgentRefusalLogInterval = TimeSpan.FromMinutes(1);
+
+    // One line per reason-summary and at most one per minute: the first refusal shows at once, a flood does not flood the log.
+    private void NoteAgentRefusals()
+    {
+        long now = _time.GetTimestamp();
+        if (_agentRefusedLoggedAt is { } last && _time.GetElapsedTime(last, now) < AgentRefusalLogInterval)
+            return;
+        var parts = new List<string>();
+        long total = 0;
+        foreach (var reason in Enum.GetValues<AgentReject>())
+        {
+            long count = _health!.Rejected(reason);
+            long delta = count - _agentRefusedSeen[(int)reason];
+            if (delta <= 0)
+                continue;
+            _agentRefusedSeen[(int)reason] = count;
+            total += delta;
+            var agents = _config.Services.SelectMany(static s => s.Backends).Select(static b => b.Agent?.Id).OfType<string>().Distinct(StringComparer.Ordinal)
+                .Where(id => _health.Rejected(id, reason) > 0);
+            string who = string.Join(", ", agents);
+            parts.Add(who.Length > 0 ? $"{reason} {delta} (agents {who})" : $"{reason} {delta}");
+        }
+        if (total == 0)
+            return;
+        _agentRefusedLoggedAt = now;
+        _log.LogWarning("Agent reports refused: {Count} since the last note ({Reasons}); `offload show backends` and /metrics count them all",
+            total, string.Join("; ", parts));
+    }
+
+    private static Dictionary<string, long>? Seen(Func<AgentReject, long> count)
+    {
+        Dictionary<string, long>? seen = null;
+        foreach (var reason in Enum.GetValues<AgentReject>())
+        {
+            long n = reason == AgentReject.None ? 0 : count(reason);
+            if (n > 0)
+                (seen ??= new(StringComparer.Ordinal))[reason.ToString()] = n;
+        }
+        return seen;
+    }
+
     private void NoteSync()
     {
         if (_sync is null)
@@ -532,7 +579,7 @@ public sealed class GatewayNode : IDisposable
     public BackendsView BackendsView()
     {
         lock (_state)
-            return new BackendsView(_config.Name, BackendRows());
+            return new BackendsView(_config.Name, BackendRows(), _health is { } h ? Seen(h.Rejected) : null);
     }
 
     // Every configured backend, also one the health handler drained out of its service (it is down, not gone).
@@ -549,9 +596,10 @@ public sealed class GatewayNode : IDisposable
                 Balancer.Health.BackendView? h = null;
                 health?.TryGetValue((spec.Config.Key, b.Config.Id), out h);
                 bool healthy = (h?.Healthy ?? true) && (state?.Config.Healthy ?? false);
+                var refused = _health is { } handler && b.Agent is { } agent ? Seen(r => handler.Rejected(agent.Id, r)) : null;
                 rows.Add(new BackendRow(Describe(spec.Config.Key), b.Config.Id, Ipv4Address.Format(b.Config.Address), b.Config.Port, healthy,
                     h?.ChecksUp ?? true, (h?.Agent ?? AgentStatus.None).ToString(), state?.Config.Weight ?? 0, state?.Overload ?? 0,
-                    state?.Sessions ?? 0, state is null || state.Draining));
+                    state?.Sessions ?? 0, state is null || state.Draining, refused));
             }
         }
         return rows;
@@ -616,12 +664,25 @@ public sealed class GatewayNode : IDisposable
             m.Help("offload_hw_host_tx_total", "counter", "frames the control plane sent through the host TX queue");
             m.Sample("offload_hw_host_tx_total", hw.HostTxFrames, ("result", "sent"));
             m.Sample("offload_hw_host_tx_total", hw.HostTxDrops, ("result", "dropped"));
+            if (_health is { } health)
+            {
+                m.Help("offload_agent_reports_total", "counter", "agent reports the health handler took");
+                m.Sample("offload_agent_reports_total", health.ReportsAccepted);
+                m.Help("offload_agent_reports_refused_total", "counter", "agent datagrams the health handler refused, by reason");
+                foreach (var reason in Enum.GetValues<AgentReject>())
+                {
+                    if (reason != AgentReject.None)
+                        m.Sample("offload_agent_reports_refused_total", health.Rejected(reason), ("reason", reason.ToString()));
+                }
+            }
             m.Help("offload_backend_sessions", "gauge", "sessions per backend");
             foreach (var b in BackendRows())
             {
                 m.Sample("offload_backend_sessions", b.Sessions, ("service", b.Service), ("backend", b.Id));
                 m.Sample("offload_backend_healthy", b.Healthy ? 1 : 0, ("service", b.Service), ("backend", b.Id));
                 m.Sample("offload_backend_weight", b.Weight, ("service", b.Service), ("backend", b.Id));
+                foreach (var (reason, count) in b.AgentRefused ?? new Dictionary<string, long>())
+                    m.Sample("offload_backend_agent_reports_refused_total", count, ("service", b.Service), ("backend", b.Id), ("reason", reason));
             }
             return m.ToString();
         }

@@ -46,7 +46,8 @@ public sealed class LocalApi : IDisposable
     {
         _listener.Start();
         var ep = (IPEndPoint)_listener.LocalEndpoint;
-        BaseAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://{ep.Address}:{ep.Port}/"));
+        // IPEndPoint brackets an IPv6 address ([::1]:9480), which a URI needs.
+        BaseAddress = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://{ep}/"));
         _accept = Task.Run(() => AcceptLoop(_stop.Token));
         _log.LogInformation("Local API on {Address}", BaseAddress);
     }

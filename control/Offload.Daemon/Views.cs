@@ -15,8 +15,10 @@ public sealed record FlowRow(string Client, string Service, string Backend, stri
 
 public sealed record FlowsView(string Gateway, int Sessions, int Entries, int Capacity, IReadOnlyList<FlowRow> Flows);
 
+/// <param name="AgentRefused">Reports from this backend's agent id the gateway refused, by reason (only reasons seen).</param>
 public sealed record BackendRow(
     string Service, string Id, string Address, int Port, bool Healthy, bool ChecksUp, string Agent, int Weight, double Overload, int Sessions,
-    bool Draining);
+    bool Draining, IReadOnlyDictionary<string, long>? AgentRefused = null);
 
-public sealed record BackendsView(string Gateway, IReadOnlyList<BackendRow> Backends);
+/// <param name="AgentReportsRefused">Every agent datagram the gateway refused, by reason (only reasons seen), also those of no known agent.</param>
+public sealed record BackendsView(string Gateway, IReadOnlyList<BackendRow> Backends, IReadOnlyDictionary<string, long>? AgentReportsRefused = null);

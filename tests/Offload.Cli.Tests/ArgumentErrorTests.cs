@@ -35,6 +35,20 @@ public class ArgumentErrorTests
         }
     }
 
+    [TestCase(new[] { "glbp", "watch", "--interface", "lo", "--seconds", "99999999999" }, "--seconds '99999999999': give a whole number")]
+    [TestCase(new[] { "run", "--config", "x.json", "--seconds", "soon" }, "--seconds 'soon': give a number")]
+    [TestCase(new[] { "agent", "--weight", "heavy" }, "--weight 'heavy': give a whole number")]
+    public void A_value_of_the_wrong_kind_is_named_without_dotnet_types(string[] args, string named)
+    {
+        var (rc, _, err) = Offload(args);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(rc, Is.EqualTo(2));
+            Assert.That(err, Does.Contain(named));
+            Assert.That(err, Does.Not.Contain("System."));
+        }
+    }
+
     [Test]
     public void Help_is_still_help()
     {

@@ -101,4 +101,13 @@ public class CommandTests
         var e = Assert.Throws<ConfigException>(() => Sim.Run(new FileInfo(Path.Combine(_dir, "nope.pcap")), null, 0, null, 64));
         Assert.That(e!.Message, Does.Contain("nope.pcap").And.Contain("no such file"));
     }
+
+    [Test]
+    public void Sim_and_glbp_watch_call_a_directory_a_directory()
+    {
+        var e = Assert.Throws<ConfigException>(() => Sim.Run(new FileInfo(_dir), null, 0, null, 64));
+        Assert.That(e!.Message, Does.Contain(_dir).And.Contain("is a directory"));
+        e = Assert.Throws<ConfigException>(() => GlbpWatch.ReadCapture(new FileInfo(_dir), null));
+        Assert.That(e!.Message, Does.Contain(_dir).And.Contain("is a directory"));
+    }
 }

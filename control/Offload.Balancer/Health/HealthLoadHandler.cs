@@ -115,7 +115,7 @@ public sealed class HealthLoadHandler : IDisposable
     private readonly Dictionary<string, AgentState>.AlternateLookup<ReadOnlySpan<char>> _agentLookup;
     private readonly List<Target> _targets = [];
     private readonly ConcurrentQueue<Sample> _samples = new();
-    private readonly AgentReplayGuard _guard = new();
+    private readonly AgentReplayGuard _guard;
     private readonly long[] _rejects = new long[Enum.GetValues<AgentReject>().Length];
     private readonly CancellationTokenSource _stop = new();
     private readonly byte[] _query = new byte[AgentProtocol.MaxLength];
@@ -135,6 +135,7 @@ public sealed class HealthLoadHandler : IDisposable
         if (_options.AgentFall < 1)
             throw new ArgumentOutOfRangeException(nameof(options), _options.AgentFall, "agent fall must be at least 1 missed interval");
         _time = time ?? TimeProvider.System;
+        _guard = new AgentReplayGuard(_time);
         _agentLookup = _agentsById.GetAlternateLookup<ReadOnlySpan<char>>();
         _bootId = (ulong)((_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10);
     }
@@ -148,6 +149,14 @@ public sealed class HealthLoadHandler : IDisposable
 
     /// <summary>Datagrams refused for this reason so far.</summary>
     public long Rejected(AgentReject reason) => Interlocked.Read(ref _rejects[(int)reason]);
+
+    /// <summary>
+    /// Datagrams that named agent <paramref name="agentId"/> and were refused for this reason (a wrong key, a
+    /// replay, a clock that is off); 0 for an id not configured. Malformed datagrams name no one and count only
+    /// in <see cref="Rejected(AgentReject)"/>.
+    /// </summary>
+    public long Rejected(string agentId, AgentReject reason) =>
+        _agentsById.TryGetValue(agentId, out AgentState? a) ? Interlocked.Read(ref a.Rejects[(int)reason]) : 0;
 
     public void AddAgent(AgentEndpoint agent)
     {
@@ -390,17 +399,24 @@ public sealed class HealthLoadHandler : IDisposable
             {
                 continue;
             }
-            AgentReject r = Take(buffer.AsSpan(0, d.Length));
+            AgentReject r = Take(buffer.AsSpan(0, d.Length), out AgentState? from);
             if (r == AgentReject.None)
+            {
                 Interlocked.Increment(ref _accepted);
+            }
             else
+            {
                 Interlocked.Increment(ref _rejects[(int)r]);
+                if (from is not null)
+                    Interlocked.Increment(ref from.Rejects[(int)r]);
+            }
         }
     }
 
     /// <summary>Checks one datagram in full and queues it for <see cref="Apply"/>. Runs on the receive task only.</summary>
-    private AgentReject Take(ReadOnlySpan<byte> datagram)
+    private AgentReject Take(ReadOnlySpan<byte> datagram, out AgentState? from)
     {
+        from = null;
         AgentReject r = AgentCodec.TryParse(datagram, out AgentFrame frame);
         if (r != AgentReject.None)
             return r;
@@ -410,16 +426,26 @@ public sealed class HealthLoadHandler : IDisposable
         int n = Encoding.ASCII.GetChars(frame.Id, id);
         if (!_agentLookup.TryGetValue(id[..n], out AgentState? agent))
             return AgentReject.UnknownAgent;
+        from = agent;
         if (!AgentCodec.Authenticate(datagram, agent.Config.Key.Span))
             return AgentReject.BadMac;
         if (_options.MaxClockSkew is { } skew && (_time.GetUtcNow() - frame.Time).Duration() > skew)
             return AgentReject.ClockSkew;
-        r = _guard.Check(frame.Id, frame.BootId, frame.Sequence);
+        // Boot ids are start times in microseconds: one later than the report itself (beyond the skew allowed for
+        // a clock step) would put the agent's real boots out of reach.
+        TimeSpan slack = _options.MaxClockSkew ?? TimeSpan.Zero;
+        if (frame.BootId > Micros(frame.Time + slack))
+            return AgentReject.BootInFuture;
+        // Silent for its fall time, a boot (or a sequence) no longer holds the agent's later reports off.
+        TimeSpan interval = frame.Interval > TimeSpan.Zero ? frame.Interval : agent.Config.ExpectedInterval;
+        r = _guard.Check(frame.Id, frame.BootId, frame.Sequence, frame.Time, interval * _options.AgentFall);
         if (r != AgentReject.None)
             return r;
         _samples.Enqueue(new Sample(agent.Index, _time.GetTimestamp(), frame.Interval, frame.Weight, frame.Drain, frame.Cpu, frame.Memory, frame.Connections));
         return AgentReject.None;
     }
+
+    private static ulong Micros(DateTimeOffset t) => t <= DateTimeOffset.UnixEpoch ? 0 : (ulong)((t - DateTimeOffset.UnixEpoch).Ticks / 10);
 
     private void ThrowIfRunning()
     {
@@ -456,6 +482,9 @@ public sealed class HealthLoadHandler : IDisposable
 
         /// <summary>Bumped by every report, so each target applies each report's load once.</summary>
         public long Generation { get; set; }
+
+        /// <summary>Refusals of datagrams naming this agent, by <see cref="AgentReject"/>; written by the receive task.</summary>
+        public long[] Rejects { get; } = new long[Enum.GetValues<AgentReject>().Length];
     }
 
     private sealed class Target(Service service, BackendConfig baseline, AgentState? agent, HealthChecker[] checks)

@@ -14,7 +14,9 @@ namespace Offload.Protocol.Agent;
 /// The MAC is truncated to 128 bits (RFC 2104 §5 allows truncation to half the output or more): forging it
 /// still takes 2^128 work and it keeps a report within 80 bytes. The boot id must increase every time an agent
 /// starts (the reporter uses its start time in microseconds), so a restarted agent whose sequence begins again
-/// at 1 is told apart from a replay of an earlier boot, which carries a smaller boot id.
+/// at 1 is told apart from a replay of an earlier boot, which carries a smaller boot id. A boot id is never later
+/// than its message's sender time, and a gateway forgets an agent's newest (boot, sequence) once the agent has
+/// been silent for its fall time, so neither can be pushed out of the real agent's reach (docs/control-plane.md).
 /// </summary>
 public static class AgentProtocol
 {
@@ -127,4 +129,7 @@ public enum AgentReject
 
     /// <summary>A query from an address that is not one of the agent's gateways.</summary>
     UnknownSender,
+
+    /// <summary>A boot id later than the message's own sender time: an agent cannot have started after it spoke.</summary>
+    BootInFuture,
 }

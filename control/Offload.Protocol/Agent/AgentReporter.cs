@@ -21,12 +21,26 @@ public sealed record AgentReporterOptions(
     long? Count = null,
     ulong? BootId = null);
 
+/// <summary>What became of the reports to one gateway, as far as the agent can tell without acknowledgements.</summary>
+/// <param name="Sent">Reports handed to the network for this gateway.</param>
+/// <param name="SendErrors">Errors sending to it, ICMP port or host unreachable included (seen only with a single gateway, see <see cref="AgentReporter"/>).</param>
+/// <param name="LastError">The last of those errors.</param>
+/// <param name="QueriesAnswered">Valid queries from its address: it has our key and reaches us.</param>
+/// <param name="QueriesRefused">Queries from its address whose signature did not match our key: it has another key for this id.</param>
+public sealed record AgentGatewayStatus(IPEndPoint Gateway, long Sent, long SendErrors, SocketError LastError, long QueriesAnswered, long QueriesRefused);
+
 /// <summary>
 /// The reporting side of <c>offload agent</c>: sends a signed report to every gateway each interval (on the
 /// injected clock) and answers a gateway's query at once, from one UDP socket so the gateway can reach it at
 /// the address it sends from. Thread-safe: the timer, the query loop and callers setting weight or drain may
 /// run at the same time.
 /// </summary>
+/// <remarks>
+/// Gateways acknowledge nothing, so the agent learns of trouble from the network: with one gateway the socket is
+/// connected to it, and an ICMP port or host unreachable comes back as an error on the socket's next operation.
+/// An unconnected socket (several gateways) hears of no ICMP error on Linux; there only errors the send itself
+/// returns count. A gateway that asks with another key shows through its refused queries.
+/// </remarks>
 public sealed class AgentReporter : IDisposable
 {
     private readonly AgentReporterOptions _options;
@@ -47,6 +61,12 @@ public sealed class AgentReporter : IDisposable
     private long _answered;
     private long _rejected;
     private int _disposed;
+    private readonly bool _connected;
+    private readonly long[] _gatewaySent;
+    private readonly long[] _gatewayErrors;
+    private readonly SocketError[] _gatewayLastError;
+    private readonly long[] _gatewayAnswered;
+    private readonly long[] _gatewayRefused;
 
     public AgentReporter(AgentReporterOptions options, IHostLoadSource load, TimeProvider? time = null)
     {
@@ -73,6 +93,21 @@ public sealed class AgentReporter : IDisposable
         if (options.Listen.AddressFamily == AddressFamily.InterNetworkV6)
             _socket.DualMode = true;
         _socket.Bind(options.Listen);
+        int n = options.Gateways.Count;
+        (_gatewaySent, _gatewayErrors, _gatewayLastError, _gatewayAnswered, _gatewayRefused) = (new long[n], new long[n], new SocketError[n], new long[n], new long[n]);
+        if (n == 1)
+        {
+            try
+            {
+                _socket.Connect(options.Gateways[0]);
+                _connected = true;
+            }
+            catch (SocketException e)
+            {
+                // No route now: report unconnected and count the sends that fail.
+                Note(0, e.SocketErrorCode);
+            }
+        }
     }
 
     public ulong BootId { get; }
@@ -88,6 +123,51 @@ public sealed class AgentReporter : IDisposable
 
     /// <summary>Datagrams on the query socket that were not a valid query for us.</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Per gateway, in the order given: what was sent, what failed, and what its queries said.</summary>
+    public IReadOnlyList<AgentGatewayStatus> GatewayStatus()
+    {
+        lock (_lock)
+        {
+            if (_connected && _disposed == 0)
+            {
+                // An ICMP error that came back after the last send is still pending on the socket; reading SO_ERROR takes it.
+                try
+                {
+                    if (_socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error) is int e && e != 0)
+                        Note(0, (SocketError)e);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    // Closed under us: nothing pending to read.
+                }
+            }
+            var list = new List<AgentGatewayStatus>(_options.Gateways.Count);
+            for (int i = 0; i < _options.Gateways.Count; i++)
+            {
+                list.Add(new AgentGatewayStatus(_options.Gateways[i], Interlocked.Read(ref _gatewaySent[i]), Interlocked.Read(ref _gatewayErrors[i]),
+                    _gatewayLastError[i], Interlocked.Read(ref _gatewayAnswered[i]), Interlocked.Read(ref _gatewayRefused[i])));
+            }
+            return list;
+        }
+    }
+
+    private void Note(int gateway, SocketError error)
+    {
+        Interlocked.Increment(ref _gatewayErrors[gateway]);
+        _gatewayLastError[gateway] = error;
+    }
+
+    private int GatewayIndex(IPEndPoint from)
+    {
+        IPAddress a = Normalize(from.Address);
+        for (int i = 0; i < _options.Gateways.Count; i++)
+        {
+            if (Normalize(_options.Gateways[i].Address).Equals(a))
+                return i;
+        }
+        return -1;
+    }
 
     /// <summary>Operator weight carried from the next report on (null: none).</summary>
     public int? Weight
@@ -156,17 +236,15 @@ public sealed class AgentReporter : IDisposable
             {
                 if (to is not null)
                 {
-                    _socket.SendTo(_send.AsSpan(0, n), SocketFlags.None, to);
+                    int g = GatewayIndex(to);
+                    SendOne(g, _send.AsSpan(0, n), to);
                 }
                 else
                 {
-                    foreach (IPEndPoint g in _options.Gateways)
-                        _socket.SendTo(_send.AsSpan(0, n), SocketFlags.None, g);
+                    // One gateway that is down must not stop reports to the others; the next interval tries it again.
+                    for (int g = 0; g < _options.Gateways.Count; g++)
+                        SendOne(g, _send.AsSpan(0, n), _options.Gateways[g]);
                 }
-            }
-            catch (SocketException)
-            {
-                // A gateway that is down must not stop reports to the others; the next interval tries again.
             }
             catch (ObjectDisposedException)
             {
@@ -177,6 +255,24 @@ public sealed class AgentReporter : IDisposable
                 _timer?.Dispose();
                 _done.TrySetResult();
             }
+        }
+    }
+
+    private void SendOne(int gateway, ReadOnlySpan<byte> datagram, IPEndPoint to)
+    {
+        try
+        {
+            if (_connected && gateway == 0)
+                _socket.Send(datagram, SocketFlags.None);
+            else
+                _socket.SendTo(datagram, SocketFlags.None, to);
+            if (gateway >= 0)
+                Interlocked.Increment(ref _gatewaySent[gateway]);
+        }
+        catch (SocketException e)
+        {
+            if (gateway >= 0)
+                Note(gateway, e.SocketErrorCode);
         }
     }
 
@@ -195,19 +291,31 @@ public sealed class AgentReporter : IDisposable
             {
                 return;
             }
-            catch (SocketException) when (!ct.IsCancellationRequested)
+            catch (SocketException e) when (!ct.IsCancellationRequested)
             {
+                // On the connected socket an ICMP error for a report surfaces here as often as at the next send.
+                if (_connected)
+                {
+                    lock (_lock)
+                        Note(0, e.SocketErrorCode);
+                }
                 continue;
             }
             var from = (IPEndPoint)r.RemoteEndPoint;
-            if (IsQueryForUs(buffer.AsSpan(0, r.ReceivedBytes), from) == AgentReject.None)
+            AgentReject verdict = IsQueryForUs(buffer.AsSpan(0, r.ReceivedBytes), from);
+            int gateway = GatewayIndex(from);
+            if (verdict == AgentReject.None)
             {
                 Interlocked.Increment(ref _answered);
+                if (gateway >= 0)
+                    Interlocked.Increment(ref _gatewayAnswered[gateway]);
                 Send(from);
             }
             else
             {
                 Interlocked.Increment(ref _rejected);
+                if (verdict == AgentReject.BadMac && gateway >= 0)
+                    Interlocked.Increment(ref _gatewayRefused[gateway]);
             }
         }
     }
