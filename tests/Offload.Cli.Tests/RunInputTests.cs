@@ -8,25 +8,12 @@ public class RunInputTests
 {
     private static string Example => Path.Combine(TablesFileTests.RepoRoot(), "examples", "gateway.json");
 
-    private static (int Rc, string Err) CaptureError(Func<int> run)
-    {
-        var saved = Console.Error;
-        using var err = new StringWriter();
-        Console.SetError(TextWriter.Synchronized(err));
-        try
-        {
-            return (run(), err.ToString());
-        }
-        finally
-        {
-            Console.SetError(saved);
-        }
-    }
 
     private static (int Rc, string Err) RunWith(string config, double? seconds = 1) =>
-        CaptureError(() => RunCommand.Run(new FileInfo(config), seconds, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None));
+        StandardError.Capture(() => RunCommand.Run(new FileInfo(config), seconds, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None));
 
     [Test]
+    [Category("Model")]
     public void The_api_serves_on_ipv6_loopback()
     {
         try
@@ -40,7 +27,7 @@ public class RunInputTests
         }
         var started = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var cancel = new CancellationTokenSource();
-        var run = Task.Run(() => CaptureError(() => RunCommand.Run(new FileInfo(Example), 30, false, "[::1]:0", TextWriter.Null, cancel.Token, started.SetResult)));
+        var run = Task.Run(() => StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 30, false, "[::1]:0", TextWriter.Null, cancel.Token, started.SetResult)));
         try
         {
             // A guard against a daemon that never comes up, not a performance assertion.

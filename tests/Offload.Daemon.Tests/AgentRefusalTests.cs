@@ -10,6 +10,7 @@ namespace Offload.Daemon.Tests;
 
 /// <summary>Agent reports the gateway refuses show in its metrics, its backends view and, at a bounded rate, its log.</summary>
 [NonParallelizable]
+[Category("Model")]
 public class AgentRefusalTests
 {
     private static int FreeUdpPort()

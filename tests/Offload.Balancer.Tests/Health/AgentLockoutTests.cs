@@ -10,6 +10,7 @@ namespace Offload.Balancer.Tests.Health;
 /// its range is either refused outright or forgotten once it has been silent for the agent's fall time.
 /// </summary>
 [NonParallelizable]
+[Category("Model")]
 public class AgentLockoutTests
 {
     private HealthRig _rig = null!;
