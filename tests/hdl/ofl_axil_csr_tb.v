@@ -7,7 +7,7 @@
 // comes before W, W before AW, and reads beside writes) and random bready/rready; the CSR block stand-in
 // acks after 1..4 cycles, never in its "dead" page (0xFF00..0xFFFF), which must end in SLVERR. AXI
 // output stability and the CSR master's contract (inputs held until ack, req low for a cycle after) are
-// checked every cycle.
+// checked every cycle, and so is fairness: a waiting read lets at most one write go first, and the reverse.
 module ofl_axil_csr_tb;
 
 parameter ADDR_W = 16;
@@ -187,6 +187,8 @@ reg [1:0] b_held;
 reg [1:0] r_held_resp;
 reg [DATA_W-1:0] r_held;
 integer aw_rise = 0, w_rise = 0;   // cycle the current AW / W valid went up
+// responses of the other kind given while a read (or a whole write) waited: alternation allows one
+integer r_passed = 0, w_passed = 0;
 
 task automatic axi_step;
     reg [1:0] e;
@@ -206,6 +208,13 @@ task automatic axi_step;
         else if (w_rise < aw_rise) n_wfirst = n_wfirst + 1;
         else n_both = n_both + 1;
     end
+    // a waiting read lets at most one write go ahead of it, and the reverse
+    if (arvalid && !arready && bvalid && bready) r_passed = r_passed + 1;
+    if (!(arvalid && !arready)) r_passed = 0;
+    if (awvalid && wvalid && !awready && rvalid && rready) w_passed = w_passed + 1;
+    if (!(awvalid && wvalid && !awready)) w_passed = 0;
+    if (r_passed > 1) err("a waiting read was passed by two writes");
+    if (w_passed > 1) err("a waiting write was passed by two reads");
     if (awvalid && awready) aw_i = aw_i + 1;
     if (wvalid && wready) w_i = w_i + 1;
     if (arvalid && arready) ar_i = ar_i + 1;
