@@ -27,14 +27,9 @@ public sealed class ModelAxilWindow : IMmioWindow
     /// <summary>SLVERR and DECERR responses seen so far.</summary>
     public long ErrorResponses => Interlocked.Read(ref _errors);
 
-    /// <summary>The response to the last access (for tests of the slave's answers).</summary>
-    public AxilResponse LastResponse { get; private set; }
-
     public uint Read32(uint offset)
     {
-        var r = _model.AxilRead(offset, out uint value);
-        LastResponse = r;
-        if (r == AxilResponse.Okay)
+        if (_model.AxilRead(offset, out uint value) == AxilResponse.Okay)
             return value;
         Interlocked.Increment(ref _errors);
         return 0xFFFF_FFFF;
@@ -42,9 +37,7 @@ public sealed class ModelAxilWindow : IMmioWindow
 
     public void Write32(uint offset, uint value)
     {
-        var r = _model.AxilWrite(offset, value);
-        LastResponse = r;
-        if (r != AxilResponse.Okay)
+        if (_model.AxilWrite(offset, value) != AxilResponse.Okay)
             Interlocked.Increment(ref _errors);
     }
 

@@ -81,6 +81,17 @@ public class AxilSlaveModelTests(int width)
     }
 
     [Test]
+    public void The_cosimulated_BAR_shows_error_responses_as_a_root_complex_does()
+    {
+        using var dev = new ModelDevice(_m, ownsModel: false);
+        using var bar = new ModelAxilWindow(dev);
+        Assert.That(bar.Read32(Reg.Id), Is.EqualTo(RegConst.IdValue));
+        Assert.That(bar.Read32(0x1_0000), Is.EqualTo(0xFFFF_FFFFu), "a failed read completes as all ones");
+        bar.Write32(0x1_0008, 5);
+        Assert.That((bar.ErrorResponses, _m.CsrRead(Reg.Scratch)), Is.EqualTo((2L, 0u)), "the posted write was lost, and counted");
+    }
+
+    [Test]
     public void An_access_takes_a_handful_of_cycles()
     {
         ulong c0 = _m.Cycles;
