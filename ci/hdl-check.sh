@@ -56,6 +56,11 @@ check "verilator lint ofl_csr" lint ofl_csr "$RTL"/ofl_csr.v
 check "verilator lint ofl_counters" lint ofl_counters "$RTL"/ofl_counters.v
 check "verilator lint ofl_fifo" lint ofl_fifo -GWIDTH=13 -GDEPTH=5 "$RTL"/ofl_fifo.v "$RTL"/ofl_frame_fifo.v
 check "verilator lint ofl_frame_fifo" lint ofl_frame_fifo "$RTL"/ofl_frame_fifo.v
+# the AXI4-Lite slave sits outside offload_top (in front of its CSR port), so it is linted on its own
+for p in "-GADDR_W=16 -GDATA_W=32" "-GADDR_W=32 -GDATA_W=32" "-GADDR_W=20 -GDATA_W=64 -GTIMEOUT=8"; do
+    # shellcheck disable=SC2086
+    check "verilator lint ofl_axil_csr $p" lint ofl_axil_csr $p "$RTL"/ofl_axil_csr.v
+done
 
 # Icarus
 for w in 64 32; do
@@ -114,12 +119,17 @@ tb ofl_dispatch DATA_W=64 PORT=1
 tb ofl_dispatch DATA_W=32 PORT=0
 tb ofl_dispatch DATA_W=16 PORT=1
 tb ofl_dispatch DATA_W=8 PORT=0
+tb ofl_axil_csr ADDR_W=16 DATA_W=32 TIMEOUT=16
+tb ofl_axil_csr ADDR_W=24 DATA_W=32 TIMEOUT=64
+tb ofl_axil_csr ADDR_W=32 DATA_W=64 TIMEOUT=8
 
 # Yosys (small parameters through hdl/syn/offload_syn_small.v)
 check "yosys synth generic (tables as \$mem)" \
     bash -c "yosys_out=\$(mktemp); yosys -q -l \"\$yosys_out\" -s hdl/syn/synth_generic.ys >/dev/null && grep -q '\\\$mem_v2' \"\$yosys_out\"; rc=\$?; rm -f \"\$yosys_out\"; exit \$rc"
 check "yosys synth_ice40 (tables in SB_RAM40_4K)" \
     bash -c "yosys_out=\$(mktemp); yosys -q -l \"\$yosys_out\" -s hdl/syn/synth_ice40.ys >/dev/null && grep -q 'SB_RAM40_4K' \"\$yosys_out\"; rc=\$?; rm -f \"\$yosys_out\"; exit \$rc"
+check "yosys synth_ice40 ofl_axil_csr (32- and 64-bit bus)" \
+    bash -c "yosys -q -s hdl/syn/synth_axil.ys | grep -c SB_LUT4 | grep -qx 2"
 
 if [ "$FAILED" -ne 0 ]; then
     echo "hdl-check: FAILED"

@@ -41,6 +41,12 @@ OFM_API uint64_t ofm_run_until_idle(ofm* m, uint64_t max_cycles);
 OFM_API void ofm_get_port_stats(ofm* m, int port, ofm_port_stats* out);
 OFM_API void ofm_clear_stats(ofm* m);
 OFM_API void ofm_set_tx_ready(ofm* m, int port, uint32_t pattern);
+/* The AXI4-Lite register slave (ofl_axil_csr) in front of the CSR bus, as a PCIe bridge drives it: one
+ * transaction, the clock running meanwhile. Returns the response (0 OKAY, 2 SLVERR, 3 DECERR), or -1 when
+ * the slave did not answer at all. strb is the 4-bit write strobe (0xF for a whole register). The slave
+ * decodes 20 address bits: 0x00000..0x0FFFF is the CSR block, above it DECERR; higher bits are dropped. */
+OFM_API int ofm_axil_write(ofm* m, uint32_t addr, uint32_t data, uint32_t strb);
+OFM_API int ofm_axil_read(ofm* m, uint32_t addr, uint32_t* data);
 /* Beyond the core ABI. */
 OFM_API uint64_t ofm_tx_violations(ofm* m, int port);
 OFM_API uint32_t ofm_rx_pending(ofm* m, int port);

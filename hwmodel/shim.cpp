@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "Vofl_axil_csr.h"
 #include "Voffload_top.h"
 #include "ofmodel.h"
 #include "verilated.h"
@@ -36,6 +37,9 @@ namespace {
 constexpr unsigned kBytes = OFM_DATA_W / 8;
 constexpr uint32_t kFullKeep = (1u << kBytes) - 1u;
 constexpr int kCsrTimeout = 64;
+// An AXI4-Lite access takes about 7 cycles and the slave answers by itself after its own CSR timeout
+// (64 cycles), so a channel still silent after this many cycles means the slave is broken.
+constexpr int kAxilTimeout = 256;
 constexpr int kResetCycles = 8;
 // run_until_idle needs `idle` and an empty ingress for this many cycles in a row, because a frame can
 // be between two stages for a cycle while every FIFO reports empty.
@@ -124,6 +128,9 @@ struct TxPort {
 struct ofm {
     std::unique_ptr<VerilatedContext> ctx;
     std::unique_ptr<Voffload_top> top;
+    // The AXI4-Lite slave, a model of its own: clocked and wired to top's CSR port only inside
+    // ofm_axil_* (see axil_access), so every other call runs top exactly as it ran without it.
+    std::unique_ptr<Vofl_axil_csr> axil;
     uint64_t cycles = 0;
     RxPort rx[2];
     TxPort tx[2];
@@ -273,6 +280,99 @@ int csr_access(ofm* m, bool we, uint32_t addr, uint32_t wdata, uint32_t* rdata) 
     return rc;
 }
 
+// The slave's clock runs only while it is wired to top (axil_tick). Left alone it sits in its idle state,
+// where a clock edge changes nothing, so stopping its clock in between is the same as running it.
+void axil_reset(ofm* m) {
+    Vofl_axil_csr* a = m->axil.get();
+    a->s_axil_awvalid = 0;
+    a->s_axil_wvalid = 0;
+    a->s_axil_bready = 0;
+    a->s_axil_arvalid = 0;
+    a->s_axil_rready = 0;
+    a->csr_ack = 0;
+    a->csr_rdata = 0;
+    a->rst = 1;
+    for (int i = 0; i < kResetCycles; i++) {
+        a->clk = 0;
+        a->eval();
+        a->clk = 1;
+        a->eval();
+    }
+    a->rst = 0;
+}
+
+// One cycle of top with the slave as its CSR master, as if one netlist held both. Every signal that
+// crosses (csr_req/we/addr/wdata one way, csr_ack/rdata the other) is a register output, so each side's
+// value for this cycle is known before either is clocked, and the two models stay cycle-exact.
+inline void axil_tick(ofm* m) {
+    Voffload_top* t = m->top.get();
+    Vofl_axil_csr* a = m->axil.get();
+    t->csr_req = a->csr_req;
+    t->csr_we = a->csr_we;
+    t->csr_addr = a->csr_addr;
+    t->csr_wdata = a->csr_wdata;
+    a->csr_ack = t->csr_ack;
+    a->csr_rdata = t->csr_rdata;
+    a->clk = 0;
+    a->eval();
+    tick(m);
+    a->clk = 1;
+    a->eval();
+}
+
+// One AXI4-Lite transaction as a bridge would drive it: AW and W raised together, B (or R) taken as soon
+// as it comes. The slave's outputs are registers, so what they show after a cycle is what the next rising
+// edge samples: a handshake is decided before the cycle and its valid dropped after it.
+int axil_access(ofm* m, bool we, uint32_t addr, uint32_t wdata, uint32_t wstrb, uint32_t* rdata) {
+    Voffload_top* t = m->top.get();
+    Vofl_axil_csr* a = m->axil.get();
+    if (we) {
+        a->s_axil_awaddr = addr & 0xFFFFFu;
+        a->s_axil_awprot = 0;
+        a->s_axil_wdata = wdata;
+        a->s_axil_wstrb = static_cast<CData>(wstrb & 0xFu);
+        a->s_axil_awvalid = 1;
+        a->s_axil_wvalid = 1;
+        a->s_axil_bready = 1;
+    } else {
+        a->s_axil_araddr = addr & 0xFFFFFu;
+        a->s_axil_arprot = 0;
+        a->s_axil_arvalid = 1;
+        a->s_axil_rready = 1;
+    }
+    int rc = -1;
+    for (int i = 0; i < kAxilTimeout && rc < 0; i++) {
+        bool aw = a->s_axil_awvalid && a->s_axil_awready;
+        bool w = a->s_axil_wvalid && a->s_axil_wready;
+        bool ar = a->s_axil_arvalid && a->s_axil_arready;
+        bool b = a->s_axil_bvalid && a->s_axil_bready;
+        bool r = a->s_axil_rvalid && a->s_axil_rready;
+        int resp = b ? a->s_axil_bresp : r ? a->s_axil_rresp : 0;
+        uint32_t data = a->s_axil_rdata;
+        axil_tick(m);
+        if (aw)
+            a->s_axil_awvalid = 0;
+        if (w)
+            a->s_axil_wvalid = 0;
+        if (ar)
+            a->s_axil_arvalid = 0;
+        if (b || r) {
+            rc = resp;
+            if (r && rdata)
+                *rdata = data;
+        }
+    }
+    a->s_axil_awvalid = 0;
+    a->s_axil_wvalid = 0;
+    a->s_axil_arvalid = 0;
+    a->s_axil_bready = 0;
+    a->s_axil_rready = 0;
+    // The slave dropped csr_req when the ack came, cycles ago; hand the port back to the shim idle.
+    t->csr_req = 0;
+    t->csr_we = 0;
+    return rc;
+}
+
 void clear_stats(ofm* m) {
     std::memset(m->stats, 0, sizeof m->stats);
     for (TxPort& p : m->tx)
@@ -316,6 +416,7 @@ void ofm_reset(ofm* m) {
     t->csr_we = 0;
     t->csr_addr = 0;
     t->csr_wdata = 0;
+    axil_reset(m);
     t->rst = 1;
     for (int i = 0; i < kResetCycles; i++)
         tick(m);
@@ -342,6 +443,7 @@ ofm* ofm_create(void) {
     if (const char* s = std::getenv("OFM_RAND_SEED"))
         m->ctx->randSeed(std::atoi(s));
     m->top = std::make_unique<Voffload_top>(m->ctx.get(), "top");
+    m->axil = std::make_unique<Vofl_axil_csr>(m->ctx.get(), "axil");
     bind_pins(m);
     ofm_reset(m);
     return m;
@@ -351,6 +453,7 @@ void ofm_destroy(ofm* m) {
     if (!m)
         return;
     m->top->final();
+    m->axil->final();
     delete m;
 }
 
@@ -379,6 +482,18 @@ int ofm_csr_batch(ofm* m, const ofm_csr_op* ops, uint32_t n,
             results[i] = v;
     }
     return 0;
+}
+
+int ofm_axil_write(ofm* m, uint32_t addr, uint32_t data, uint32_t strb) {
+    return axil_access(m, true, addr, data, strb, nullptr);
+}
+
+int ofm_axil_read(ofm* m, uint32_t addr, uint32_t* data) {
+    uint32_t v = 0;
+    int rc = axil_access(m, false, addr, 0, 0, &v);
+    if (data)
+        *data = v;
+    return rc;
 }
 
 int ofm_push_frame(ofm* m, int port, const uint8_t* data, uint32_t len) {

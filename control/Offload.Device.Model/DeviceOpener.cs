@@ -19,6 +19,7 @@ public static class DeviceOpener
         {
             "model" => OpenModel(uri.ModelWidth),
             "tcp" => TcpDevice.Connect(uri.Host, uri.Port, timeout ?? DefaultTimeout),
+            "pcie" => PcieDevice.Open(uri.Host),
             _ => throw new DeviceException(DeviceError.Absent, $"device {uri}: no such transport in this build ({DeviceUri.Known})"),
         };
     }

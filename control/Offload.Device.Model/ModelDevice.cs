@@ -89,6 +89,41 @@ public sealed class ModelDevice : IDevice
         }
     }
 
+    /// <summary>
+    /// One AXI4-Lite write through the model's register slave (<c>ofl_axil_csr</c>, what a PCIe bridge drives),
+    /// serialized with the clock like every other access; the response code is the slave's answer.
+    /// </summary>
+    public AxilResponse AxilWrite(uint address, uint value, uint strobe = 0xF)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                return Model.AxilWrite(address, value, strobe);
+            }
+            catch (HwModelException e)
+            {
+                throw new DeviceException(e.Message, e);
+            }
+        }
+    }
+
+    /// <summary>One AXI4-Lite read through the model's register slave; see <see cref="AxilWrite"/>.</summary>
+    public AxilResponse AxilRead(uint address, out uint value)
+    {
+        lock (_gate)
+        {
+            try
+            {
+                return Model.AxilRead(address, out value);
+            }
+            catch (HwModelException e)
+            {
+                throw new DeviceException(e.Message, e);
+            }
+        }
+    }
+
     /// <summary>Runs the clock for <paramref name="cycles"/> cycles; returns the cycle count after.</summary>
     public ulong Run(ulong cycles)
     {

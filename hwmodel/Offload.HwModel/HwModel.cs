@@ -136,6 +136,31 @@ public sealed unsafe class HwModel : IDisposable
             throw new HwModelException("a register access in a batch got no ack within 64 cycles; the batch stopped there");
     }
 
+    /// <summary>
+    /// One AXI4-Lite write through the register slave in front of the CSR bus (ofl_axil_csr), as a PCIe bridge
+    /// drives it; the clock runs meanwhile. <paramref name="strobe"/> is the 4-bit write strobe. The slave
+    /// decodes 20 address bits: the CSR block is the first 64 KiB, above it the answer is DECERR.
+    /// </summary>
+    /// <returns>The slave's response; an error response is an answer, not an exception.</returns>
+    /// <exception cref="HwModelException">The slave did not answer at all.</exception>
+    public AxilResponse AxilWrite(uint address, uint value, uint strobe = 0xF)
+    {
+        int rc = _api.AxilWrite(H, address, value, strobe);
+        GC.KeepAlive(this);
+        return rc >= 0 ? (AxilResponse)rc : throw NoAxilResponse("write", address);
+    }
+
+    /// <summary>One AXI4-Lite read through the register slave; see <see cref="AxilWrite"/>.</summary>
+    /// <exception cref="HwModelException">The slave did not answer at all.</exception>
+    public AxilResponse AxilRead(uint address, out uint value)
+    {
+        uint v = 0;
+        int rc = _api.AxilRead(H, address, &v);
+        GC.KeepAlive(this);
+        value = v;
+        return rc >= 0 ? (AxilResponse)rc : throw NoAxilResponse("read", address);
+    }
+
     /// <summary>Queues a frame (no FCS) for ingress on port 0 or 1; it is driven when the clock runs.</summary>
     public void PushFrame(int port, ReadOnlySpan<byte> frame)
     {
@@ -266,6 +291,9 @@ public sealed unsafe class HwModel : IDisposable
         if ((uint)port > 1)
             throw new ArgumentOutOfRangeException(nameof(port), port, "ports are 0 and 1");
     }
+
+    private static HwModelException NoAxilResponse(string what, uint address) =>
+        new($"AXI4-Lite {what} at 0x{address:X5} got no response from the slave");
 
     private static HwModelException NoAck(string what, uint address) =>
         new($"CSR {what} at 0x{address:X4} got no ack within {CsrTimeoutCycles} cycles");

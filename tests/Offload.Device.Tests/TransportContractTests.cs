@@ -11,6 +11,12 @@ public enum TransportKind
 
     /// <summary>The same model behind a <see cref="DeviceServer"/> on loopback, reached through <see cref="TcpDevice"/>.</summary>
     Tcp,
+
+    /// <summary>
+    /// <see cref="PcieDevice"/> over the model's AXI4-Lite slave (<c>ofl_axil_csr</c>): each register access of the
+    /// PCIe transport is one AXI4-Lite transaction into the RTL a board has behind its PCIe bridge.
+    /// </summary>
+    Pcie,
 }
 
 /// <summary>
@@ -19,6 +25,7 @@ public enum TransportKind
 /// </summary>
 [TestFixture(TransportKind.Model)]
 [TestFixture(TransportKind.Tcp)]
+[TestFixture(TransportKind.Pcie)]
 [Category("Model")]
 public class TransportContractTests(TransportKind kind)
 {
@@ -29,6 +36,7 @@ public class TransportContractTests(TransportKind kind)
 
     private ModelDevice _model = null!;
     private DeviceServer? _server;
+    private ModelAxilWindow? _window;
     private IDevice _device = null!;
     private Dataplane _dp = null!;
 
@@ -41,6 +49,11 @@ public class TransportContractTests(TransportKind kind)
             _server = new DeviceServer(_model, new IPEndPoint(IPAddress.Loopback, 0));
             _device = TcpDevice.Connect("127.0.0.1", _server.LocalEndPoint.Port, TimeSpan.FromSeconds(30));
         }
+        else if (kind == TransportKind.Pcie)
+        {
+            _window = new ModelAxilWindow(_model);
+            _device = new PcieDevice(_window, "pcie:model");
+        }
         else
         {
             _device = _model;
@@ -51,10 +64,14 @@ public class TransportContractTests(TransportKind kind)
     [TearDown]
     public void TearDown()
     {
+        // The PCIe transport never sends an access the slave must refuse; a read that got one would have been all ones.
+        long errors = _window?.ErrorResponses ?? 0;
         // For the model transport _device is _model: disposing it twice is harmless.
         _device?.Dispose();
+        _window?.Dispose();
         _server?.Dispose();
         _model?.Dispose();
+        Assert.That(errors, Is.Zero, "AXI4-Lite error responses");
     }
 
     [Test]
@@ -62,7 +79,7 @@ public class TransportContractTests(TransportKind kind)
     {
         var g = _dp.ReadGeometry();
         Assert.That((g.DataWidth, g.TotalEntries, _dp.Version), Is.EqualTo((64, 8196, RegConst.VersionValue)));
-        Assert.That(_dp.Transport, Is.EqualTo(kind == TransportKind.Tcp ? "tcp" : "model"));
+        Assert.That(_dp.Transport, Is.EqualTo(kind switch { TransportKind.Tcp => "tcp", TransportKind.Pcie => "pcie", _ => "model" }));
     }
 
     [Test]

@@ -4,13 +4,14 @@ namespace Offload.Device.Transports;
 
 /// <summary>
 /// Where a data plane is, as the CLI and configs name it: <c>model:</c> or <c>model:32</c> (the in-process
-/// Verilator model at DATA_W 64 or 32) and <c>tcp://HOST:PORT</c> (one served by another process). USB and PCIe
-/// join this list when their transports exist; until then they are refused by name rather than half-opened.
+/// Verilator model at DATA_W 64 or 32), <c>tcp://HOST:PORT</c> (one served by another process) and
+/// <c>pcie:DDDD:BB:DD.F</c> (a board's BAR 0; <see cref="Host"/> holds the PCI address). USB joins this list when
+/// its transport exists; until then it is refused by name rather than half-opened.
 /// </summary>
 public sealed record DeviceUri(string Scheme, string Host, int Port, int ModelWidth)
 {
     /// <summary>The transports this build can open, for messages.</summary>
-    public const string Known = "model:, model:32, tcp://HOST:PORT";
+    public const string Known = "model:, model:32, tcp://HOST:PORT, pcie:DDDD:BB:DD.F";
 
     public static DeviceUri Model(int width = 64) => new("model", "", 0, width);
 
@@ -38,9 +39,20 @@ public sealed record DeviceUri(string Scheme, string Host, int Port, int ModelWi
                 throw new FormatException($"device '{text}': the host is missing");
             return new DeviceUri("tcp", host, port, 0);
         }
+        if (t.StartsWith("pcie:", StringComparison.Ordinal))
+        {
+            try
+            {
+                return new DeviceUri("pcie", PcieDevice.NormalizeAddress(t["pcie:".Length..]), 0, 0);
+            }
+            catch (FormatException)
+            {
+                throw new FormatException($"device '{text}': give pcie:DDDD:BB:DD.F, the function's address as `lspci -D` shows it");
+            }
+        }
         int end = t.IndexOf(':', StringComparison.Ordinal);
         string scheme = end > 0 ? t[..end] : t;
-        if (scheme is "usb" or "pcie")
+        if (scheme is "usb")
             throw new FormatException($"device '{text}': this build has no {scheme} transport yet; it opens {Known}");
         throw new FormatException($"device '{text}': not a device URI; this build opens {Known}");
     }
@@ -49,6 +61,7 @@ public sealed record DeviceUri(string Scheme, string Host, int Port, int ModelWi
     {
         "model" => ModelWidth == 64 ? "model:" : $"model:{ModelWidth}",
         "tcp" => Host.Contains(':', StringComparison.Ordinal) ? $"tcp://[{Host}]:{Port}" : $"tcp://{Host}:{Port}",
+        "pcie" => $"pcie:{Host}",
         _ => $"{Scheme}:",
     };
 }

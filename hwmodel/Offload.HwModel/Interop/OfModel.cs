@@ -42,6 +42,8 @@ internal abstract unsafe class OfmApi
     public abstract int CsrWrite(nint m, uint addr, uint value);
     public abstract uint CsrRead(nint m, uint addr, int* err);
     public abstract int CsrBatch(nint m, NativeCsrOp* ops, uint n, uint* results);
+    public abstract int AxilWrite(nint m, uint addr, uint data, uint strb);
+    public abstract int AxilRead(nint m, uint addr, uint* data);
     public abstract int PushFrame(nint m, int port, byte* data, uint len);
     public abstract int PopFrame(nint m, int port, byte* buf, uint cap);
     public abstract uint TxPending(nint m, int port);
@@ -126,6 +128,8 @@ internal sealed unsafe partial class OfmApiW64 : OfmApi
     public override int CsrWrite(nint m, uint addr, uint value) => ofm_csr_write(m, addr, value);
     public override uint CsrRead(nint m, uint addr, int* err) => ofm_csr_read(m, addr, err);
     public override int CsrBatch(nint m, NativeCsrOp* ops, uint n, uint* results) => ofm_csr_batch(m, ops, n, results);
+    public override int AxilWrite(nint m, uint addr, uint data, uint strb) => ofm_axil_write(m, addr, data, strb);
+    public override int AxilRead(nint m, uint addr, uint* data) => ofm_axil_read(m, addr, data);
     public override int PushFrame(nint m, int port, byte* data, uint len) => ofm_push_frame(m, port, data, len);
     public override int PopFrame(nint m, int port, byte* buf, uint cap) => ofm_pop_frame(m, port, buf, cap);
     public override uint TxPending(nint m, int port) => ofm_tx_pending(m, port);
@@ -148,6 +152,8 @@ internal sealed unsafe partial class OfmApiW64 : OfmApi
     [LibraryImport(Lib)] private static partial int ofm_csr_write(nint m, uint addr, uint value);
     [LibraryImport(Lib)] private static partial uint ofm_csr_read(nint m, uint addr, int* err);
     [LibraryImport(Lib)] private static partial int ofm_csr_batch(nint m, NativeCsrOp* ops, uint n, uint* results);
+    [LibraryImport(Lib)] private static partial int ofm_axil_write(nint m, uint addr, uint data, uint strb);
+    [LibraryImport(Lib)] private static partial int ofm_axil_read(nint m, uint addr, uint* data);
     [LibraryImport(Lib)] private static partial int ofm_push_frame(nint m, int port, byte* data, uint len);
     [LibraryImport(Lib)] private static partial int ofm_pop_frame(nint m, int port, byte* buf, uint cap);
     [LibraryImport(Lib)] private static partial uint ofm_tx_pending(nint m, int port);
@@ -175,6 +181,8 @@ internal sealed unsafe partial class OfmApiW32 : OfmApi
     public override int CsrWrite(nint m, uint addr, uint value) => ofm_csr_write(m, addr, value);
     public override uint CsrRead(nint m, uint addr, int* err) => ofm_csr_read(m, addr, err);
     public override int CsrBatch(nint m, NativeCsrOp* ops, uint n, uint* results) => ofm_csr_batch(m, ops, n, results);
+    public override int AxilWrite(nint m, uint addr, uint data, uint strb) => ofm_axil_write(m, addr, data, strb);
+    public override int AxilRead(nint m, uint addr, uint* data) => ofm_axil_read(m, addr, data);
     public override int PushFrame(nint m, int port, byte* data, uint len) => ofm_push_frame(m, port, data, len);
     public override int PopFrame(nint m, int port, byte* buf, uint cap) => ofm_pop_frame(m, port, buf, cap);
     public override uint TxPending(nint m, int port) => ofm_tx_pending(m, port);
@@ -197,6 +205,8 @@ internal sealed unsafe partial class OfmApiW32 : OfmApi
     [LibraryImport(Lib)] private static partial int ofm_csr_write(nint m, uint addr, uint value);
     [LibraryImport(Lib)] private static partial uint ofm_csr_read(nint m, uint addr, int* err);
     [LibraryImport(Lib)] private static partial int ofm_csr_batch(nint m, NativeCsrOp* ops, uint n, uint* results);
+    [LibraryImport(Lib)] private static partial int ofm_axil_write(nint m, uint addr, uint data, uint strb);
+    [LibraryImport(Lib)] private static partial int ofm_axil_read(nint m, uint addr, uint* data);
     [LibraryImport(Lib)] private static partial int ofm_push_frame(nint m, int port, byte* data, uint len);
     [LibraryImport(Lib)] private static partial int ofm_pop_frame(nint m, int port, byte* buf, uint cap);
     [LibraryImport(Lib)] private static partial uint ofm_tx_pending(nint m, int port);
