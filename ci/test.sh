@@ -18,9 +18,15 @@ trap 'rm -rf "$results"' EXIT
 hdl_stage() {
     [ -f ci/hdl-check.sh ] || return 0
     bash ci/hdl-check.sh 2>&1 | tee "$results/hdl.log"
+    local rc=${PIPESTATUS[0]}
     hp=$(grep -c '^PASS ' "$results/hdl.log" || true)
     hf=$(grep -c '^FAIL ' "$results/hdl.log" || true)
     passed=$((passed + hp)); failed=$((failed + hf))
+    # The script stops at an error outside a check (set -e): that leaves no FAIL line, so count the exit too.
+    if [ "$rc" -ne 0 ] && [ "$hf" -eq 0 ]; then
+        echo "hdl-check.sh exited $rc with no FAIL line"
+        failed=$((failed + 1))
+    fi
 }
 
 # dotnet_stage NAME FILTER [VAR=VALUE...]: one `dotnet test` over the solution with a category filter; counts come
@@ -53,7 +59,7 @@ dotnet_stage() {
         passed=$((passed + ${p:-0}))
         failed=$((failed + ${fl:-0} + ${er:-0} + ${to:-0} + ${ab:-0}))
         # A crashed or aborted test host can leave counters that look clean.
-        if grep -q '<ResultSummary outcome="\(Aborted\|Error\)' "$f" && [ "${fl:-0}" -eq 0 ]; then
+        if grep -q '<ResultSummary outcome="\(Aborted\|Error\|Failed\)' "$f" && [ "${fl:-0}" -eq 0 ]; then
             echo "test run aborted: $f"
             failed=$((failed + 1))
         fi

@@ -74,6 +74,11 @@ internal static class SimServe
             server.Dispose();
             return Fail(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal));
         }
+        catch (DeviceException e)
+        {
+            server.Dispose();
+            return Fail(e.Message);
+        }
         using (server)
         using (wires)
         using (var clock = wires?.AttachTo() ?? ModelClock.Start(model))

@@ -107,8 +107,9 @@ public sealed class ModelClock : IDisposable
                 }
             }
         }
-        catch (Exception e) when (e is HwModel.HwModelException or ObjectDisposedException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // The model or a port callback failed: the clock stops and says why (Fault) instead of taking the process down.
             Volatile.Write(ref _fault, e);
         }
     }

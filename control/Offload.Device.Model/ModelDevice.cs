@@ -145,6 +145,13 @@ public sealed class ModelDevice : IDevice
             Model.PushFrame(port, frame);
     }
 
+    /// <summary>Frames queued for ingress on <paramref name="port"/> that the model has not started taking yet.</summary>
+    public int RxPending(int port)
+    {
+        lock (_gate)
+            return Model.RxPending(port);
+    }
+
     /// <summary>Takes the next frame that left network port <paramref name="port"/>; its length, or -1 when none.</summary>
     public int PopFrame(int port, Span<byte> buffer)
     {

@@ -406,8 +406,15 @@ public sealed class Dataplane
             var ops = _rxOps.AsSpan(0, words + 1);
             ops[words] = CsrOp.Read(Reg.HostRxLen);
             var r = _rxWords.AsSpan(0, words + 1);
-            Batch(ops, r);
-            ops[words] = CsrOp.Read(Reg.HostRxData);
+            try
+            {
+                Batch(ops, r);
+            }
+            finally
+            {
+                // The shared op array must hold data reads again whatever happened, or every later frame reads out of step.
+                ops[words] = CsrOp.Read(Reg.HostRxData);
+            }
 
             uint w0 = r[0];
             meta = new HostFrame((HostReason)(w0 >> 24), (byte)(w0 >> 16), (ushort)w0, r[1], ((ulong)r[2] << 32) | r[3]);

@@ -54,7 +54,7 @@ public sealed class ForwarderLoadMeter : IDisposable
     /// <summary>Counter reads that failed (the device went away); the meter keeps trying every interval.</summary>
     public int Errors { get; private set; }
 
-    public DeviceException? LastError { get; private set; }
+    public Exception? LastError { get; private set; }
 
     /// <summary>Takes the baseline now and measures every interval from then on.</summary>
     public void Start()
@@ -128,7 +128,7 @@ public sealed class ForwarderLoadMeter : IDisposable
             count = port0.FlowHit + port0.FlowMiss;
             return true;
         }
-        catch (DeviceException e)
+        catch (Exception e) when (e is DeviceException or ObjectDisposedException)
         {
             Errors++;
             LastError = e;

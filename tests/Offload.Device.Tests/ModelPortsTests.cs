@@ -127,6 +127,27 @@ public class ModelPortsTests
     }
 
     [Test]
+    public void A_burst_beyond_the_queue_is_dropped_and_counted_and_the_model_is_fed_only_a_few_at_a_time()
+    {
+        using var model = ModelDevice.Create(64);
+        var dp = new Dataplane(model);
+        dp.Apply(GroupOnPort0(dp));
+        using var ports = new ModelPorts(model, [new PortBinding(0, _outer)], queueFrames: 8);
+        // No clock: nothing drains the queue while the burst arrives. The host knows the vMAC, so it sends at once.
+        ports.StartReceiving();
+        Must("ip", "-n", _ns, "neigh", "add", Vip, "lladdr", MacAddress.Glbp(1, 1).ToString(), "dev", _inner);
+        Run("ip", "netns", "exec", _ns, "ping", "-c", "40", "-i", "0.002", "-W", "1", Vip);
+        Assert.That(Eventually(() => ports.Counters(0)!.RxFrames + ports.Counters(0)!.RxQueueFull >= 40), Is.True, $"{ports.Counters(0)}");
+        var c = ports.Counters(0)!;
+        Assert.That(c.RxFrames, Is.EqualTo(8), "eight queued");
+        Assert.That(c.RxQueueFull, Is.GreaterThanOrEqualTo(32), "the rest of the burst dropped and counted");
+        ports.Feed();
+        Assert.That(model.RxPending(0), Is.EqualTo(4), "the model's own (unbounded) ingress queue is kept short");
+        ports.Feed();
+        Assert.That(model.RxPending(0), Is.EqualTo(4), "until the clock runs, nothing more goes in");
+    }
+
+    [Test]
     public void An_interface_that_does_not_exist_is_named()
     {
         using var model = ModelDevice.Create(64);

@@ -33,6 +33,12 @@ public class TcpTransportErrorTests
 
         public void Batch(ReadOnlySpan<CsrOp> ops, Span<uint> results)
         {
+            foreach (var op in ops)
+            {
+                // As PcieDevice does for an address beyond its BAR: not a DeviceException.
+                if (op.Address >= 0x10000)
+                    throw new ArgumentOutOfRangeException(nameof(ops), op.Address, "beyond the window");
+            }
             Accesses += ops.Length;
             for (int i = 0; i < ops.Length; i++)
             {
@@ -212,5 +218,44 @@ public class TcpTransportErrorTests
         var inStep = Exchange(s, Encode(2, CsrOp.Read(Reg.Version)));
         Assert.That((WireStatus)inStep[3], Is.EqualTo(WireStatus.Ok), "the number after the last good one still runs");
         Assert.That((server.Requests, server.Refused), Is.EqualTo((4L, 2L)));
+    }
+
+    [Test]
+    public void What_the_device_behind_refuses_is_answered_and_the_server_stays_up()
+    {
+        var regs = new Registers(RegConst.IdValue, RegConst.VersionValue);
+        using var server = new DeviceServer(regs, new IPEndPoint(IPAddress.Loopback, 0));
+        using var dev = TcpDevice.Connect("127.0.0.1", server.LocalEndPoint.Port, TimeSpan.FromSeconds(10));
+        var e = Assert.Throws<DeviceException>(() => dev.Read(0x20000));
+        Assert.That(e!.Error, Is.EqualTo(DeviceError.Other));
+        Assert.That(e.Message, Does.Contain("the device behind the server failed"));
+        using var again = TcpDevice.Connect("127.0.0.1", server.LocalEndPoint.Port, TimeSpan.FromSeconds(10));
+        Assert.That(again.Read(Reg.Id), Is.EqualTo(RegConst.IdValue), "a new client is served after the failure");
+    }
+
+    [Test]
+    public void Clients_beyond_the_limit_are_closed_and_the_others_served()
+    {
+        var regs = new Registers(RegConst.IdValue, RegConst.VersionValue);
+        using var server = new DeviceServer(regs, new IPEndPoint(IPAddress.Loopback, 0));
+        var clients = new List<TcpDevice>();
+        try
+        {
+            for (int i = 0; i < DeviceServer.MaxClients; i++)
+            {
+                clients.Add(TcpDevice.Connect("127.0.0.1", server.LocalEndPoint.Port, TimeSpan.FromSeconds(10)));
+                // A read makes sure the server has taken this client before the next connects.
+                Assert.That(clients[^1].Read(Reg.Id), Is.EqualTo(RegConst.IdValue));
+            }
+            using var extra = TcpDevice.Connect("127.0.0.1", server.LocalEndPoint.Port, TimeSpan.FromSeconds(10));
+            var e = Assert.Throws<DeviceException>(() => extra.Read(Reg.Id));
+            Assert.That(e!.Error, Is.EqualTo(DeviceError.Protocol).Or.EqualTo(DeviceError.Other));
+            Assert.That(clients[0].Read(Reg.Version), Is.EqualTo(RegConst.VersionValue), "the first clients are still served");
+        }
+        finally
+        {
+            foreach (var c in clients)
+                c.Dispose();
+        }
     }
 }

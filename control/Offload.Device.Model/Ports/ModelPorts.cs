@@ -5,7 +5,8 @@ public sealed record PortBinding(int Port, string Interface, int Mtu = 1500);
 
 /// <summary>What crossed one attached port, and what was dropped and why.</summary>
 public sealed record WireCounters(
-    string Interface, long RxFrames, long TxFrames, long RxQueueFull, long RxTooLong, long RxTruncated, long RxRunt, long TxDropped);
+    string Interface, long RxFrames, long TxFrames, long RxQueueFull, long RxTooLong, long RxTruncated, long RxRunt, long TxDropped,
+    long SocketErrors);
 
 /// <summary>
 /// Binds the model's network ports to Linux interfaces, so a gateway on the model carries real traffic: each frame an
@@ -62,10 +63,16 @@ public sealed class ModelPorts : IDisposable
     {
         var clock = new ModelClock(_model, period ?? TimeSpan.FromMilliseconds(10), cyclesPerTick, Transmit, Feed);
         _wake = clock.Wake;
-        foreach (var p in _ports)
-            p?.Start();
+        StartReceiving();
         clock.Start();
         return clock;
+    }
+
+    /// <summary>Starts the receive threads only (frames queue until <see cref="Feed"/>); <see cref="AttachTo"/> calls it.</summary>
+    public void StartReceiving()
+    {
+        foreach (var p in _ports)
+            p?.Start();
     }
 
     /// <summary>The counters of <paramref name="port"/>, or null when it is not bound.</summary>
@@ -96,6 +103,9 @@ public sealed class ModelPorts : IDisposable
     {
         private const int MinFrame = 60;
 
+        // Frames handed to the model ahead of the one it is taking: enough to keep its port busy for a tick.
+        private const int ModelIngressFrames = 4;
+
         private readonly ModelPorts _owner;
         private readonly PacketSocket _socket;
         private readonly int _maxFrame;
@@ -106,7 +116,7 @@ public sealed class ModelPorts : IDisposable
         private readonly Thread _thread;
         private int _head;
         private int _count;
-        private long _rx, _tx, _full, _tooLong, _truncated, _runt, _txDropped;
+        private long _rx, _tx, _full, _tooLong, _truncated, _runt, _txDropped, _errors;
 
         public Port(ModelPorts owner, PortBinding binding, PacketSocket socket, int queueFrames)
         {
@@ -126,7 +136,8 @@ public sealed class ModelPorts : IDisposable
         public void Start() => _thread.Start();
 
         public WireCounters Snapshot() => new(_socket.Interface, Interlocked.Read(ref _rx), Interlocked.Read(ref _tx), Interlocked.Read(ref _full),
-            Interlocked.Read(ref _tooLong), Interlocked.Read(ref _truncated), Interlocked.Read(ref _runt), Interlocked.Read(ref _txDropped));
+            Interlocked.Read(ref _tooLong), Interlocked.Read(ref _truncated), Interlocked.Read(ref _runt), Interlocked.Read(ref _txDropped),
+            Interlocked.Read(ref _errors));
 
         public void Send(ReadOnlySpan<byte> frame)
         {
@@ -140,7 +151,8 @@ public sealed class ModelPorts : IDisposable
         {
             lock (_gate)
             {
-                while (_count > 0)
+                // The model's own ingress queue has no bound: keep it short and let this one, which drops and counts, hold the rest.
+                while (_count > 0 && model.RxPending(port) < ModelIngressFrames)
                 {
                     model.PushFrame(port, _slots[_head].AsSpan(0, _lengths[_head]));
                     _head = (_head + 1) % _slots.Length;
@@ -158,9 +170,18 @@ public sealed class ModelPorts : IDisposable
                 {
                     n = _socket.Receive(_receive);
                 }
-                catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+                catch (ObjectDisposedException)
                 {
                     return;
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    // ENETDOWN and the like while the link flaps: count it, breathe, and listen again.
+                    Interlocked.Increment(ref _errors);
+                    if (_owner._stopping)
+                        return;
+                    Thread.Sleep(100);
+                    continue;
                 }
                 if (n == 0)
                     continue;

@@ -26,6 +26,9 @@ public sealed class DeviceServer : IDisposable
     private readonly Lock _gate = new();
     private readonly List<Socket> _clients = [];
     private readonly List<Thread> _threads = [];
+    /// <summary>Clients served at once: a register bus has a gateway or two; more are refused (closed at once).</summary>
+    public const int MaxClients = 8;
+
     private long _requests;
     private long _refused;
     private bool _disposed;
@@ -89,9 +92,21 @@ public sealed class DeviceServer : IDisposable
             {
                 client = _listener.Accept();
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            catch (ObjectDisposedException)
             {
                 return;
+            }
+            catch (SocketException e)
+            {
+                lock (_gate)
+                {
+                    if (_disposed)
+                        return;
+                }
+                // Out of descriptors, a connection reset before it was taken: keep serving the clients there are.
+                _log.LogWarning("Device server: accept failed: {Error}", e.Message);
+                Thread.Sleep(100);
+                continue;
             }
             client.NoDelay = true;
             var thread = new Thread(() => Serve(client)) { IsBackground = true, Name = "device server client" };
@@ -101,6 +116,12 @@ public sealed class DeviceServer : IDisposable
                 {
                     client.Dispose();
                     return;
+                }
+                if (_clients.Count >= MaxClients)
+                {
+                    _log.LogWarning("Device server: refused a client beyond {Max}", MaxClients);
+                    client.Dispose();
+                    continue;
                 }
                 _clients.Add(client);
                 _threads.Add(thread);
@@ -139,9 +160,16 @@ public sealed class DeviceServer : IDisposable
                         _device.Batch(ops.AsSpan(0, count), results.AsSpan(0, count));
                         completed = count;
                     }
-                    catch (DeviceException e)
+                    catch (DeviceException e) when (e.Error is DeviceError.Timeout or DeviceError.Other)
                     {
                         status = WireStatus.NoAck;
+                        error = e.Message;
+                    }
+                    catch (Exception e) when (e is not OutOfMemoryException)
+                    {
+                        // Whatever the device behind refuses (an address it does not have, a link that died) is answered,
+                        // never allowed to take the server down.
+                        status = WireStatus.DeviceFailed;
                         error = e.Message;
                     }
                 }

@@ -37,6 +37,9 @@ public enum WireStatus : byte
 
     /// <summary>The request asks for more than one exchange may carry; nothing ran.</summary>
     TooLarge = 5,
+
+    /// <summary>The device behind the server refused the batch (absent, an address it lacks); how much ran is not known.</summary>
+    DeviceFailed = 6,
 }
 
 /// <summary>
@@ -249,6 +252,7 @@ public static class CommandWire
             {
                 WireStatus.NoAck => DeviceError.Timeout,
                 WireStatus.SequenceGap => DeviceError.SequenceGap,
+                WireStatus.DeviceFailed => DeviceError.Other,
                 _ => DeviceError.Protocol,
             };
             uint done = BinaryPrimitives.ReadUInt32BigEndian(response[8..]);
@@ -288,6 +292,7 @@ public static class CommandWire
         WireStatus.SequenceGap => "the device expected another sequence number (a request was lost)",
         WireStatus.NoAck => "a register access got no acknowledgement",
         WireStatus.TooLarge => "the request was larger than the device takes",
+        WireStatus.DeviceFailed => "the device behind the server failed",
         _ => $"status {(byte)status}",
     };
 }
