@@ -223,15 +223,18 @@ public class GatewayPartsTests
                 sent++;
         }
 
-        for (int i = 0; i < 50; i++)
+        // Warm up past every path a round can take (the host TX free-space estimate is refreshed only every ~150
+        // frames) and past tiered compilation, so that what is measured is the steady state. With 50 rounds a
+        // busy CI machine once saw 360 bytes in the measured window.
+        for (int i = 0; i < 600; i++)
             Round();
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 200; i++)
             Round();
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.That(transport.Sent, Is.EqualTo(250));
-        Assert.That(sent, Is.EqualTo(250), "every hello left port 0");
-        Assert.That(host.GlbpOtherGroup, Is.EqualTo(250));
+        Assert.That(transport.Sent, Is.EqualTo(800));
+        Assert.That(sent, Is.EqualTo(800), "every hello left port 0");
+        Assert.That(host.GlbpOtherGroup, Is.EqualTo(800));
         Assert.That(others, Is.GreaterThan(0));
         Assert.That(allocated, Is.Zero);
     }
