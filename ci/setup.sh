@@ -22,6 +22,20 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
+# promtool checks the daemon's /metrics. It ships in Debian's prometheus package, whose install would also start a
+# Prometheus server; take the one binary out of the package instead.
+if ! have promtool; then
+    echo "setup: installing promtool from Debian's prometheus package"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp"
+    ( cd "$tmp" && { apt-get download -qq prometheus 2>/dev/null || { $SUDO apt-get update -qq && apt-get download -qq prometheus; }; } )
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+    $SUDO install -m 0755 "$tmp/x/usr/bin/promtool" /usr/local/bin/promtool
+    rm -rf "$tmp"
+fi
+
 if ! have dotnet; then
     echo "setup: the .NET 10 SDK is not on PATH (Debian does not package it); install dotnet-sdk-10.0 first" >&2
     exit 1

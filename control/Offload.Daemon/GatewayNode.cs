@@ -639,6 +639,7 @@ public sealed class GatewayNode : IDisposable
                 m.Sample("offload_host_frames_total", HostFrames(r), ("reason", r.ToString()));
             m.Help("offload_glbp_takeovers_total", "counter", "peer vMACs this gateway took over");
             m.Sample("offload_glbp_takeovers_total", Takeovers);
+            m.Help("offload_glbp_takeover_installs_total", "counter", "synced flows installed when this gateway took a vMAC over");
             m.Sample("offload_glbp_takeover_installs_total", TakeoverInstalls);
             if (_sync is { } sync)
             {
@@ -676,6 +677,9 @@ public sealed class GatewayNode : IDisposable
                 }
             }
             m.Help("offload_backend_sessions", "gauge", "sessions per backend");
+            m.Help("offload_backend_healthy", "gauge", "1 while the backend is in its pool (checks and agent)");
+            m.Help("offload_backend_weight", "gauge", "the backend's weight in the Maglev table (0 while draining)");
+            m.Help("offload_backend_agent_reports_refused_total", "counter", "agent datagrams refused per backend, by reason");
             foreach (var b in BackendRows())
             {
                 m.Sample("offload_backend_sessions", b.Sessions, ("service", b.Service), ("backend", b.Id));

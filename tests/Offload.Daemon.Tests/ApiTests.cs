@@ -77,6 +77,37 @@ public partial class ApiTests
     }
 
     [Test]
+    [Category("System")]
+    public async Task Metrics_pass_promtool_check_metrics()
+    {
+        string text = await _http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        var psi = new System.Diagnostics.ProcessStartInfo("promtool", "check metrics")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        System.Diagnostics.Process p;
+        try
+        {
+            p = System.Diagnostics.Process.Start(psi)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Assert.Fail($"promtool is not installed ({e.Message}); ci/setup.sh installs it from Debian's prometheus package");
+            return;
+        }
+        using (p)
+        {
+            await p.StandardInput.WriteAsync(text);
+            p.StandardInput.Close();
+            string said = await p.StandardOutput.ReadToEndAsync() + await p.StandardError.ReadToEndAsync();
+            await p.WaitForExitAsync();
+            Assert.That((p.ExitCode, said.Trim()), Is.EqualTo((0, "")), text);
+        }
+    }
+
+    [Test]
     public async Task Glbp_flows_and_backends_are_served_as_json()
     {
         var glbp = await _http.GetFromJsonAsync<GlbpView>(new Uri("api/glbp", UriKind.Relative), LocalApi.JsonOptions);
