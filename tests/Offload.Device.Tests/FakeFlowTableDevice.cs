@@ -1,4 +1,5 @@
 using Offload.HwModel;
+using Offload.Testing.Device;
 
 namespace Offload.Device.Tests;
 
@@ -46,21 +47,8 @@ internal sealed class FakeFlowTableDevice : IDevice
 
     public FlowEntryState Entry(int index) => _entries[index];
 
-    public uint Read(uint address) => address switch
+    public uint Read(uint address) => GeometryRegisters.TryRead(_g, address, out uint g) ? g : address switch
     {
-        Reg.Id => RegConst.IdValue,
-        Reg.Version => RegConst.VersionValue,
-        Reg.ParamDataW => (uint)_g.DataWidth,
-        Reg.ParamFtBuckets => (uint)_g.Buckets,
-        Reg.ParamFtWays => (uint)_g.Ways,
-        Reg.ParamFtStash => (uint)_g.Stash,
-        Reg.ParamGroups => (uint)_g.Groups,
-        Reg.ParamSlots => (uint)_g.Slots,
-        Reg.ParamVmacs => (uint)_g.Vmacs,
-        Reg.ParamNexthops => (uint)_g.NextHops,
-        Reg.ParamMaxFrame => (uint)_g.MaxFrame,
-        Reg.ParamHostRxDepth => (uint)_g.HostRxDepth,
-        Reg.ParamHostTxDepth => (uint)_g.HostTxDepth,
         >= Reg.FtIndex and <= Reg.FtLastSeen => _staging[(address - Reg.FtIndex) / 4],
         _ => 0,
     };

@@ -55,21 +55,8 @@ public sealed class RegisterFileDevice : IDevice
 
     public uint WatchdogKicks { get; private set; }
 
-    public uint Read(uint address) => address switch
+    public uint Read(uint address) => GeometryRegisters.TryRead(_g, address, out uint g) ? g : address switch
     {
-        Reg.Id => RegConst.IdValue,
-        Reg.Version => RegConst.VersionValue,
-        Reg.ParamDataW => (uint)_g.DataWidth,
-        Reg.ParamFtBuckets => (uint)_g.Buckets,
-        Reg.ParamFtWays => (uint)_g.Ways,
-        Reg.ParamFtStash => (uint)_g.Stash,
-        Reg.ParamGroups => (uint)_g.Groups,
-        Reg.ParamSlots => (uint)_g.Slots,
-        Reg.ParamVmacs => (uint)_g.Vmacs,
-        Reg.ParamNexthops => (uint)_g.NextHops,
-        Reg.ParamMaxFrame => (uint)_g.MaxFrame,
-        Reg.ParamHostRxDepth => (uint)_g.HostRxDepth,
-        Reg.ParamHostTxDepth => (uint)_g.HostTxDepth,
         Reg.HostRxLen => 0,
         // Frames leave as soon as they are committed, so the queue is always empty.
         Reg.HostTxFree => (uint)(_g.HostTxDepth * (_g.DataWidth / 8)),
