@@ -7,7 +7,7 @@ namespace Offload.Gateway;
 
 /// <summary>
 /// Sends a group's GLBP messages the way Cisco does (Ethernet/IPv4/UDP to 01:00:5e:00:00:66 / 224.0.0.102, UDP
-/// 3222 both ways, TTL 255, from this gateway's port MAC and address) through the device's host TX queue, so a
+/// 3222 both ways, TTL 255, DSCP CS6, from one of the vMACs the gateway forwards, else its port MAC, and its address) through the device's host TX queue, so a
 /// model, a PCIe board and a USB board put the same frame on the segment. One frame buffer, reused: no
 /// allocation per hello.
 /// </summary>
@@ -48,15 +48,19 @@ public sealed class HostPortGlbpTransport : IGlbpTransport
     /// <summary>Messages dropped because the host TX queue had no room (the next hello carries the same state).</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    public void Send(ReadOnlySpan<byte> glbpMessage)
+    public void Send(ReadOnlySpan<byte> glbpMessage, ulong ethernetSource)
     {
         if (glbpMessage.Length > GlbpProtocol.MaxLength)
             throw new ArgumentException($"a GLBP message is at most {GlbpProtocol.MaxLength} bytes, got {glbpMessage.Length}", nameof(glbpMessage));
+        // Only a GLBP vMAC may stand in for the port's own address: anything else would be a programming error.
+        ulong source = ethernetSource == 0 || ethernetSource == _sourceMac ? _sourceMac
+            : GlbpVirtualMac.TryParse(ethernetSource, out _, out _) ? ethernetSource
+            : throw new ArgumentException($"the Ethernet source {new MacAddress(ethernetSource)} is neither the port's MAC nor a GLBP vMAC", nameof(ethernetSource));
         bool queued;
         // Groups send from their own timers: the shared buffer is filled under the device lock too.
         lock (_gate)
         {
-            int length = GlbpFrame.Write(_frame, _sourceMac, _sourceIp, glbpMessage, ++_identification);
+            int length = GlbpFrame.Write(_frame, source, _sourceIp, glbpMessage, ++_identification);
             queued = _dataplane.SendHost(_port, _frame.AsSpan(0, length));
         }
         if (queued)

@@ -41,9 +41,6 @@ public enum ForwarderNoticeKind
 
     /// <summary>Its owner has been gone for the timeout: the forwarder is deleted and its number freed.</summary>
     TimedOut,
-
-    /// <summary>The Active AVG no longer lists it.</summary>
-    Withdrawn,
 }
 
 public sealed record ForwarderNotice(DateTimeOffset At, ushort Group, byte Forwarder, ulong OwnerMac, ForwarderNoticeKind Kind)

@@ -28,51 +28,110 @@ public sealed partial class GlbpGroup
         public long PreemptAt = Never;
         public long OwnerLostAt = Never;
         public bool Redirected;
-        public uint Seen;
     }
-
-    private uint _seenStamp;
 
     private bool Eligible => _weighting.Forwarding && _state >= GatewayState.Listen;
 
     private void HandleForwarders(GlbpPacket packet, Peer peer, long now)
     {
-        // The Active AVG's table is the group's; while we are the AVG nobody else's overrides ours. Of two Actives
-        // (a healed partition, before the worse steps down) only the better one's counts: following both made
-        // members withdraw forwarders they were forwarding whenever the loser's differing table arrived.
-        bool fromAvg = peer.State == GlbpVgState.Active && _state != GatewayState.Active && BestPeerIn(GlbpVgState.Active) == peer;
-        uint stamp = ++_seenStamp;
         foreach (var tlv in packet.Forwarders)
         {
             byte n = tlv.Forwarder;
             if (n == 0)
                 continue;
-            ulong owner = tlv.Unknown22 & MacMask;
-            // Cisco does not (as far as anyone has decoded) put the owner in the TLV; there the sender that
-            // forwards it is the best guess of its owner.
-            if (owner == 0 && tlv.State == GlbpVfState.Active)
-                owner = peer.Mac;
-            Forwarder f = _forwarders[n] ?? AddForwarder(n, owner, now);
-            if (fromAvg && owner != 0 && owner != f.OwnerMac)
-            {
-                f.OwnerMac = owner;
-                f.PreemptAt = Never;
-            }
-            f.Seen = stamp;
+            // Ownership is what the sender says of itself: priority 167 makes it the forwarder's primary. Secondaries
+            // (135) and members that will not forward (0) say nothing about whose it is.
+            bool primary = tlv.Role == GlbpForwarderRole.Primary;
+            Forwarder f = _forwarders[n] ?? AddForwarder(n, primary ? peer.Mac : 0, now);
+            if (primary)
+                PrimaryClaims(f, peer);
+            else
+                FollowCountdown(f, tlv, now);
             if (tlv.State == GlbpVfState.Active)
                 PeerClaims(f, peer, now);
             else if (f.HolderIp == peer.Ip)
                 DropHolder(f, now); // it gave the forwarder up (weighting, shutdown): no need to wait for its hold
         }
-        // A hello with room for one more TLV listed everything its sender knows: what the AVG left out is gone.
-        bool complete = packet.Bytes.Length + GlbpForwarder.Length <= GlbpProtocol.MaxLength;
-        if (!fromAvg || !complete)
+        // Only the Active AVG's record of owners counts, and only the better of two Actives (a healed partition).
+        bool fromAvg = peer.State == GlbpVgState.Active && _state != GatewayState.Active && BestPeerIn(GlbpVgState.Active) == peer;
+        if (fromAvg)
+        {
+            foreach (var record in packet.OffloadOwners)
+                ApplyOwnerRecord(record, now);
+        }
+    }
+
+    /// <summary>
+    /// A member advertised <paramref name="f"/> with priority 167. Two members that picked the same free number at
+    /// once both claim it: the one with the higher MAC keeps it, the other gives it up and picks again.
+    /// </summary>
+    private void PrimaryClaims(Forwarder f, Peer peer)
+    {
+        if (f.OwnerMac == peer.Mac)
             return;
+        if (f.OwnerMac == _options.LocalMac)
+        {
+            if (peer.Mac < _options.LocalMac)
+            {
+                _sendNow = true; // our own 167 makes it give the number up
+                return;
+            }
+            Log.OwnerConflict(_log, _options.Group, f.Number, peer.Mac);
+        }
+        else if (f.OwnerMac != 0 && f.OwnerMac > peer.Mac && FindPeerByMac(f.OwnerMac) is not null)
+        {
+            return;
+        }
+        f.OwnerMac = peer.Mac;
+        f.PreemptAt = Never;
+    }
+
+    /// <summary>
+    /// A secondary counts the redirect and time-out down from when it lost the primary; a member that learned of
+    /// the loss later (or joined later) takes the earlier start from it, so every member retires the vMAC together.
+    /// </summary>
+    private void FollowCountdown(Forwarder f, in GlbpForwarder tlv, long now)
+    {
+        if (f.OwnerMac == _options.LocalMac || (f.OwnerMac != 0 && FindPeerByMac(f.OwnerMac) is not null))
+            return;
+        if (tlv.TimeoutRemaining >= _timeoutTicks / TimeSpan.TicksPerSecond)
+            return; // the sender has not seen the primary go (or counts from a longer time-out than ours)
+        long lostAt = now - (_timeoutTicks - (tlv.TimeoutRemaining * TimeSpan.TicksPerSecond));
+        if (lostAt < f.OwnerLostAt)
+            f.OwnerLostAt = lostAt;
+    }
+
+    /// <summary>
+    /// The Active AVG's record of whose a number is (Offload's own TLV): a member that restarted learns its old
+    /// number from it and reclaims it, as a member that was only away does, instead of taking a new one.
+    /// </summary>
+    private void ApplyOwnerRecord(GlbpOffloadOwner record, long now)
+    {
+        if (record.OwnerMac == 0)
+            return;
+        Forwarder? f = _forwarders[record.Forwarder];
+        if (f is null)
+        {
+            if (record.OwnerMac != _options.LocalMac || OwnForwarder() is null)
+                AddForwarder(record.Forwarder, record.OwnerMac, now);
+            return;
+        }
+        if (f.OwnerMac == record.OwnerMac || (f.OwnerMac != 0 && (f.OwnerMac == _options.LocalMac || FindPeerByMac(f.OwnerMac) is not null)))
+            return; // a live primary's own claim outranks a record
+        if (record.OwnerMac == _options.LocalMac && OwnForwarder() is not null)
+            return;
+        f.OwnerMac = record.OwnerMac;
+        f.PreemptAt = Never;
+    }
+
+    private Forwarder? OwnForwarder()
+    {
         foreach (var f in _forwarders)
         {
-            if (f is not null && f.Seen != stamp)
-                RemoveForwarder(f, ForwarderNoticeKind.Withdrawn, Reasons.Withdrawn);
+            if (f is not null && f.OwnerMac == _options.LocalMac)
+                return f;
         }
+        return null;
     }
 
     private void PeerClaims(Forwarder f, Peer peer, long now)
@@ -125,38 +184,25 @@ public sealed partial class GlbpGroup
         _pending.Add(new ForwarderNotice(Stamp, _options.Group, f.Number, f.OwnerMac, kind));
     }
 
-    /// <summary>The AVG gives each member without a forwarder the lowest free number, in the order it heard them.</summary>
-    private void AssignForwarders(long now)
+    /// <summary>
+    /// A member without a forwarder takes the lowest number nobody advertises, once it has listened for a hold
+    /// time (by then it has heard every live member's forwarders, and the AVG's record of owners), and claims it with
+    /// priority 167 from then on. How a Cisco AVG hands out numbers is not public; this scheme only uses what the wire
+    /// shows: primaries advertise their own number, and two claims of one number are settled by MAC.
+    /// </summary>
+    private void SelectOwnForwarder(long now)
     {
-        EnsureAssigned(_options.LocalMac, now);
-        foreach (var p in _peers)
-            EnsureAssigned(p.Mac, now);
-    }
-
-    private void EnsureAssigned(ulong mac, long now)
-    {
-        if (mac == 0)
+        if (_state < GatewayState.Listen || now < _joinedAt + _holdTicks || OwnForwarder() is not null)
             return;
-        int count = 0;
-        int free = 0;
-        for (int n = 1; n < _forwarders.Length; n++)
+        for (int n = 1; n <= _options.MaxForwarders && n < _forwarders.Length; n++)
         {
-            Forwarder? f = _forwarders[n];
-            if (f is null)
+            if (_forwarders[n] is null)
             {
-                if (free == 0 && n <= _options.MaxForwarders)
-                    free = n;
-                continue;
-            }
-            if (f.OwnerMac == mac)
+                Forwarder added = AddForwarder((byte)n, _options.LocalMac, now);
+                Log.Assigned(_log, _options.Group, added.Number, _options.LocalMac);
                 return;
-            count++;
+            }
         }
-        if (count >= _options.MaxForwarders || free == 0)
-            return;
-        // Secondaries (this AVG included) give the new owner a hold time to claim it before competing.
-        Forwarder added = AddForwarder((byte)free, mac, now);
-        Log.Assigned(_log, _options.Group, added.Number, mac);
     }
 
     private void EvaluateForwarders(long now)

@@ -82,7 +82,11 @@ public sealed partial class GlbpGroup
             return GlbpReceiveResult.OwnMessage;
         if (packet.Header.Group != _options.Group)
             return GlbpReceiveResult.WrongGroup;
-        if (!packet.HasHello || packet.Hello.AddressType != GlbpAddressType.Ipv4)
+        if (packet.HasHello && packet.Hello.AddressType != GlbpAddressType.Ipv4)
+            return GlbpReceiveResult.NoHello;
+        // Cisco sends Request/Response TLVs without a Hello when a forwarder changes state: they count from a member
+        // already heard (a Hello places it), and do not stand for a Hello's liveness.
+        if (!packet.HasHello && FindPeer(sourceIp) is null)
             return GlbpReceiveResult.NoHello;
         var auth = GlbpAuthenticator.Verify(packet, sourceIp, _options.Authentication);
         if (auth != GlbpAuthStatus.Ok)
@@ -103,11 +107,20 @@ public sealed partial class GlbpGroup
         {
             peer = new Peer { Ip = sourceIp, Order = _peerOrder++ };
             _peers.Add(peer);
+            // The Active answers a new member at once, so it learns the group, the forwarders and their owners
+            // within a round trip rather than a hello time.
+            if (_state == GatewayState.Active)
+                _sendNow = true;
         }
         if (packet.HasOffloadAuth)
         {
             peer.Sequence = packet.OffloadAuth.Sequence;
             peer.HasSequence = true;
+        }
+        if (!packet.HasHello)
+        {
+            HandleForwarders(packet, peer, now);
+            return GlbpReceiveResult.Accepted;
         }
 
         GlbpHello hello = packet.Hello;

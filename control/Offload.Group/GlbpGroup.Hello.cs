@@ -5,14 +5,19 @@ namespace Offload.Group;
 // The hello every member sends: Auth (if configured), Hello, then one Request/Response per forwarder it knows.
 public sealed partial class GlbpGroup
 {
-    /// <summary>
-    /// Forwarder priority in our Request/Response TLVs: 0 says "I will not forward" (below the lower threshold,
-    /// or resigning), which secondaries act on at once. The two non-zero values are ours; no decode of Cisco's
-    /// meaning for this byte is public, and Cisco peers are not known to rank by it.
-    /// </summary>
-    public const byte OwnerForwarderPriority = 167;
+    /// <summary>Forwarder priority of the primary (owner), as Cisco sends it.</summary>
+    public const byte OwnerForwarderPriority = GlbpOwnership.PrimaryPriority;
 
-    public const byte SecondaryForwarderPriority = 135;
+    /// <summary>Forwarder priority of a secondary, as Cisco sends it.</summary>
+    public const byte SecondaryForwarderPriority = GlbpOwnership.SecondaryPriority;
+
+    /// <summary>
+    /// Offload's value for "I will not forward" (below the lower threshold, or resigning), which secondaries act on
+    /// at once. What a Cisco router sends in that case is not known; 0 ranks below both of its values.
+    /// </summary>
+    public const byte UnwillingForwarderPriority = GlbpOwnership.UnwillingPriority;
+
+    private int _sourceRotation;
 
     private void SendHello(bool resign)
     {
@@ -76,6 +81,8 @@ public sealed partial class GlbpGroup
         }
 
         WriteLoads(ref writer, resign);
+        if (_state == GatewayState.Active && !resign)
+            WriteOwners(ref writer);
 
         int length = writer.Length;
         Span<byte> message = _tx.AsSpan(0, length);
@@ -83,16 +90,59 @@ public sealed partial class GlbpGroup
             GlbpAuthenticator.SignMd5(message, _options.LocalIp, auth.Key.Span);
         else if (auth.Mode == GlbpAuthMode.OffloadHmacSha256)
             GlbpAuthenticator.SignOffload(message, _options.LocalIp, auth.Key.Span);
-        _transport.Send(message);
+        _transport.Send(message, HelloSource());
+    }
+
+    /// <summary>
+    /// Cisco sends each hello from one of the vMACs the router forwards, which keeps every switch's table pointing
+    /// at the live forwarder; taking them in turn keeps all of them fresh when it forwards several (a stand-in).
+    /// With none, the gateway's own MAC.
+    /// </summary>
+    private ulong HelloSource()
+    {
+        int active = 0;
+        foreach (var f in _forwarders)
+        {
+            if (f is { State: ForwarderState.Active })
+                active++;
+        }
+        if (active == 0)
+            return _options.LocalMac;
+        int pick = _sourceRotation++ % active;
+        foreach (var f in _forwarders)
+        {
+            if (f is { State: ForwarderState.Active } && pick-- == 0)
+                return f.Vmac;
+        }
+        return _options.LocalMac;
+    }
+
+    /// <summary>The Active AVG's record of owners, in Offload's own TLV (Cisco routers skip it).</summary>
+    private void WriteOwners(ref GlbpWriter writer)
+    {
+        foreach (var f in _forwarders)
+        {
+            if (f is null || f.OwnerMac == 0)
+                continue;
+            if (GlbpProtocol.MaxLength - writer.Length < GlbpOffloadOwner.Length)
+                return;
+            writer.WriteOffloadOwner(new GlbpOffloadOwner(f.Number, f.OwnerMac));
+        }
     }
 
     private void WriteForwarder(ref GlbpWriter writer, Forwarder f, bool resign)
     {
         bool willing = !resign && _weighting.Forwarding;
-        byte priority = !willing ? (byte)0 : f.OwnerMac == _options.LocalMac ? OwnerForwarderPriority : SecondaryForwarderPriority;
+        bool primary = f.OwnerMac == _options.LocalMac;
+        byte priority = !willing ? UnwillingForwarderPriority : primary ? OwnerForwarderPriority : SecondaryForwarderPriority;
         var state = !resign && f.State == ForwarderState.Active ? GlbpVfState.Active : GlbpVfState.Listen;
-        // The owner's MAC rides in the 7 undecoded bytes: that is how our AVG tells a member which forwarder is its
-        // own (Offload's convention; Cisco's assignment encoding is not public).
-        writer.WriteForwarder(new GlbpForwarder(f.Number, state, priority, _weighting.Current, f.Vmac) { Unknown22 = f.OwnerMac });
+        // A primary sends the full time-out and redirect; everyone else counts them down from the primary's loss.
+        TimeSpan? lost = primary || f.OwnerLostAt == Never ? null : TimeSpan.FromTicks(Math.Max(0, Now - f.OwnerLostAt));
+        var (timeout, redirect) = GlbpOwnership.Remaining((ushort)_options.TimeoutTime.TotalSeconds, (ushort)_options.RedirectTime.TotalSeconds, lost);
+        writer.WriteForwarder(new GlbpForwarder(f.Number, state, priority, _weighting.Current, f.Vmac)
+        {
+            TimeoutRemaining = timeout,
+            RedirectRemaining = redirect,
+        });
     }
 }

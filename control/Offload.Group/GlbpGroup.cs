@@ -284,8 +284,7 @@ public sealed partial class GlbpGroup : IDisposable
         long now = Now;
         ExpirePeers(now);
         EvaluateGateway(now);
-        if (_state == GatewayState.Active)
-            AssignForwarders(now);
+        SelectOwnForwarder(now);
         EvaluateForwarders(now);
         UpdatePlane();
         if (_state >= GatewayState.Listen && (_sendNow || now >= _nextHello))
@@ -301,7 +300,10 @@ public sealed partial class GlbpGroup : IDisposable
     {
         long next = Never;
         if (_state >= GatewayState.Listen)
+        {
             next = Min(next, _nextHello, now);
+            next = Min(next, _joinedAt + _holdTicks, now);
+        }
         if (_state == GatewayState.Listen)
             next = Min(next, _listenUntil, now);
         if (_state == GatewayState.Speak)
@@ -356,6 +358,5 @@ public sealed partial class GlbpGroup : IDisposable
         public const string YieldBetter = "a higher-weighting forwarder";
         public const string BelowThreshold = "weighting below the lower threshold";
         public const string TimedOut = "owner gone for the timeout";
-        public const string Withdrawn = "the AVG no longer lists it";
     }
 }

@@ -7,7 +7,12 @@ namespace Offload.Group;
 /// </summary>
 public interface IGlbpTransport
 {
-    void Send(ReadOnlySpan<byte> glbpMessage);
+    /// <param name="glbpMessage">The GLBP message (UDP payload).</param>
+    /// <param name="ethernetSource">
+    /// The frame's Ethernet source: one of the vMACs the gateway forwards, or its own MAC when it forwards none, as
+    /// Cisco sends hellos (the sender's own MAC is in the GLBP header either way).
+    /// </param>
+    void Send(ReadOnlySpan<byte> glbpMessage, ulong ethernetSource);
 }
 
 /// <summary>How the Active AVG's ARP responder picks a forwarder for each request.</summary>

@@ -214,7 +214,7 @@ public class GatewayPartsTests
 
         void Round()
         {
-            transport.Send(message.AsSpan(0, 40));
+            transport.Send(message.AsSpan(0, 40), 0);
             _dev.Model.PushFrame(0, foreign);
             _dev.Model.PushFrame(0, miss);
             _dev.Model.RunUntilIdle(100_000);

@@ -1,3 +1,5 @@
+using Offload.Protocol.Glbp;
+
 namespace Offload.Group.Tests;
 
 /// <summary>AVF assignment, takeover, redirect and timeout, weighting; Cisco defaults unless stated.</summary>
@@ -231,5 +233,79 @@ public class ForwarderTests
         var writes = nodes.Select(n => (n.Plane.VmacWrites, n.Plane.ArpWrites)).ToList();
         _lab.Run(TimeSpan.FromHours(1));
         Assert.That(nodes.Select(n => (n.Plane.VmacWrites, n.Plane.ArpWrites)), Is.EqualTo(writes));
+    }
+
+    private static List<GlbpForwarder> Tlvs(byte[]? message)
+    {
+        Assert.That(GlbpPacket.TryDecode(message, out GlbpPacket p).IsOk, Is.True);
+        var list = new List<GlbpForwarder>();
+        foreach (var f in p.Forwarders)
+            list.Add(f);
+        return list;
+    }
+
+    [Test]
+    public void A_stand_in_advertises_135_and_counts_the_redirect_and_timeout_down_and_the_owner_returns_with_167()
+    {
+        var nodes = Converged(2);
+        _lab.Crash(nodes[1]);
+        _lab.RunSeconds(100);
+        GlbpForwarder standIn = Tlvs(nodes[0].LastSent).Single(t => t.Forwarder == 2);
+        Assert.That((standIn.State, standIn.Role), Is.EqualTo((GlbpVfState.Active, GlbpForwarderRole.Secondary)));
+        Assert.That(GlbpOwnership.IsStandIn(standIn), Is.True);
+        // Lost a hold time (10 s) after the crash, so 90 s ago, give or take the last hello (3 s).
+        Assert.That(standIn.RedirectRemaining, Is.InRange(510, 514));
+        Assert.That(standIn.TimeoutRemaining, Is.EqualTo(standIn.RedirectRemaining + 13800));
+
+        var back = _lab.Restart(nodes[1]);
+        _lab.RunSeconds(45);
+        var reclaimed = Tlvs(back.LastSent).Single(t => t.Forwarder == 2);
+        Assert.That((reclaimed.State, reclaimed.Role, reclaimed.TimeoutRemaining, reclaimed.RedirectRemaining),
+            Is.EqualTo((GlbpVfState.Active, GlbpForwarderRole.Primary, (ushort)14400, (ushort)600)), "the restarted owner learned its number from the AVG's record");
+        var released = Tlvs(nodes[0].LastSent).Single(t => t.Forwarder == 2);
+        Assert.That((released.State, released.Role, released.TimeoutRemaining), Is.EqualTo((GlbpVfState.Listen, GlbpForwarderRole.Secondary, (ushort)14400)));
+        _lab.AssertEveryVmacForwardedOnce();
+    }
+
+    [Test]
+    public void A_member_that_joins_while_a_stand_in_counts_down_retires_the_vMAC_with_the_others()
+    {
+        var nodes = Converged(3);
+        ulong vmac3 = nodes[2].OwnVmac;
+        _lab.Crash(nodes[2]);
+        _lab.RunSeconds(14000);
+        var late = _lab.Add(4);
+        _lab.RunSeconds(60);
+        Assert.That(late.Group.Snapshot().Forwarders.Select(f => f.Number), Does.Contain((byte)3), "it learned the forwarder from the stand-in");
+        _lab.RunSeconds(400); // crash + 14460 s: past every member's time-out, including the late one's had it counted alone
+        foreach (var n in _lab.Live)
+            Assert.That(n.Group.Snapshot().Forwarders.Any(f => f.Vmac == vmac3 && f.OwnerMac == Lab.Mac(3)), Is.False, $"{n} retired it");
+    }
+
+    [Test]
+    public void Two_members_claiming_one_number_at_once_settle_it_by_MAC()
+    {
+        // Both start together, so both pick forwarder 1 after their first hold time.
+        var a = _lab.Add(1, start: false);
+        var b = _lab.Add(2, start: false);
+        a.Group.Start();
+        b.Group.Start();
+        _lab.RunSeconds(60);
+        var table = a.Group.Snapshot().Forwarders;
+        Assert.That(table.Select(f => (f.Number, f.OwnerMac)), Is.EqualTo(new[] { ((byte)1, Lab.Mac(2)), ((byte)2, Lab.Mac(1)) }));
+        Assert.That(b.Group.Snapshot().Forwarders.Select(f => (f.Number, f.OwnerMac)), Is.EqualTo(table.Select(f => (f.Number, f.OwnerMac))));
+        _lab.AssertEveryVmacForwardedOnce();
+    }
+
+    [Test]
+    public void Request_Response_messages_without_a_Hello_are_applied_from_a_member_already_heard()
+    {
+        var nodes = Converged(2);
+        var buffer = new byte[200];
+        var w = new GlbpWriter(buffer, new GlbpHeader(Lab.GroupNumber, Lab.Mac(2)));
+        w.WriteForwarder(new GlbpForwarder(2, GlbpVfState.Listen, 167, 100, GlbpVirtualMac.Create(Lab.GroupNumber, 2)) { TimeoutRemaining = 14400, RedirectRemaining = 600 });
+        Assert.That(nodes[0].Group.Receive(w.Written, Lab.Ip(9)), Is.EqualTo(GlbpReceiveResult.NoHello), "a stranger's needs a Hello first");
+        Assert.That(nodes[0].Group.Receive(w.Written, Lab.Ip(2)), Is.EqualTo(GlbpReceiveResult.Accepted));
+        Assert.That(Fwd(nodes[0], 2).State, Is.EqualTo(ForwarderState.Listen), "gw1 did not take it: the owner is alive");
     }
 }

@@ -18,6 +18,7 @@ public class HelloWireTests
     public void The_AVG_hello_carries_its_state_timers_virtual_IP_and_one_TLV_per_forwarder()
     {
         var a = _lab.Add(1, o => o with { Priority = 150 });
+        _lab.RunSeconds(12); // a has taken forwarder 1 before b joins (two starting together settle it by MAC)
         var b = _lab.Add(2);
         _lab.RunSeconds(40);
         _lab.RunSeconds(3);
@@ -34,13 +35,43 @@ public class HelloWireTests
         var tlvs = new List<GlbpForwarder>();
         foreach (var f in p.Forwarders)
             tlvs.Add(f);
-        Assert.That(tlvs.Select(t => (t.Forwarder, t.State, t.Weight, t.VirtualMac, t.Unknown22)), Is.EqualTo(new[]
+        Assert.That(tlvs.Select(t => (t.Forwarder, t.State, t.Weight, t.VirtualMac)), Is.EqualTo(new[]
         {
-            ((byte)1, GlbpVfState.Active, (byte)100, 0x0007_B400_0101ul, Lab.Mac(1)),
-            ((byte)2, GlbpVfState.Listen, (byte)100, 0x0007_B400_0102ul, Lab.Mac(2)),
+            ((byte)1, GlbpVfState.Active, (byte)100, 0x0007_B400_0101ul),
+            ((byte)2, GlbpVfState.Listen, (byte)100, 0x0007_B400_0102ul),
         }));
-        Assert.That(tlvs.Select(t => t.Priority), Is.EqualTo(new[] { GlbpGroup.OwnerForwarderPriority, GlbpGroup.SecondaryForwarderPriority }));
+        // Cisco's bytes: 167 for its own forwarder, 135 for the other, full time-out and redirect while the
+        // primaries are alive, and nothing of Offload's own in the bytes nobody has decoded.
+        Assert.That(tlvs.Select(t => (t.Priority, t.Role, t.TimeoutRemaining, t.RedirectRemaining, t.Unknown21, t.Unknown22)), Is.EqualTo(new[]
+        {
+            ((byte)167, GlbpForwarderRole.Primary, (ushort)14400, (ushort)600, (byte)0, 0u),
+            ((byte)135, GlbpForwarderRole.Secondary, (ushort)14400, (ushort)600, (byte)0, 0u),
+        }));
+        var owners = new List<GlbpOffloadOwner>();
+        foreach (var o in p.OffloadOwners)
+            owners.Add(o);
+        Assert.That(owners, Is.EqualTo(new[] { new GlbpOffloadOwner(1, Lab.Mac(1)), new GlbpOffloadOwner(2, Lab.Mac(2)) }), "the AVG's record, in Offload's own TLV");
+        Assert.That(a.LastSource, Is.EqualTo(0x0007_B400_0101ul), "sent from the vMAC it forwards, as Cisco does");
         Assert.That(b.LastResult, Is.EqualTo(GlbpReceiveResult.Accepted));
+        Assert.That(GlbpPacket.TryDecode(b.LastSent, out GlbpPacket q).IsOk && !q.OffloadOwners.MoveNext(), Is.True, "only the Active sends the record");
+    }
+
+    [Test]
+    public void A_member_forwarding_nothing_sends_from_its_own_MAC_and_one_forwarding_two_vMACs_takes_them_in_turn()
+    {
+        var a = _lab.Add(1, o => o with { Priority = 150 });
+        Assert.That(a.LastSource, Is.EqualTo(Lab.Mac(1)), "no forwarder yet");
+        var b = _lab.Add(2);
+        _lab.RunSeconds(40);
+        _lab.Crash(b);
+        _lab.RunSeconds(15);
+        var sources = new HashSet<ulong>();
+        for (int i = 0; i < 4; i++)
+        {
+            _lab.RunSeconds(3);
+            sources.Add(a.LastSource);
+        }
+        Assert.That(sources, Is.EquivalentTo(new[] { 0x0007_B400_0101ul, 0x0007_B400_0102ul }));
     }
 
     [Test]

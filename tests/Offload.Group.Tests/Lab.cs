@@ -176,9 +176,12 @@ internal sealed class Lab : IDisposable
         public GlbpReceiveResult LastResult { get; set; }
         public Dictionary<GlbpReceiveResult, int> Results { get; } = [];
 
-        public void Send(ReadOnlySpan<byte> glbpMessage)
+        public ulong LastSource { get; private set; }
+
+        public void Send(ReadOnlySpan<byte> glbpMessage, ulong ethernetSource)
         {
             Sent++;
+            LastSource = ethernetSource;
             LastSent = glbpMessage.ToArray();
             _lab.Send(this, glbpMessage);
         }

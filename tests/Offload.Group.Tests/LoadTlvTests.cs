@@ -151,7 +151,7 @@ public class LoadTlvTests
         var buffer = new byte[200];
         var w = new GlbpWriter(buffer, new GlbpHeader(Lab.GroupNumber, Lab.Mac(2)));
         w.WriteHello(new GlbpHello(GlbpVgState.Standby, 100, 3000, 10000, 600, 14400, Lab.VirtualIp));
-        w.WriteForwarder(new GlbpForwarder(2, GlbpVfState.Active, 167, 100, GlbpVirtualMac.Create(Lab.GroupNumber, 2)) { Unknown22 = Lab.Mac(2) });
+        w.WriteForwarder(new GlbpForwarder(2, GlbpVfState.Active, 167, 100, GlbpVirtualMac.Create(Lab.GroupNumber, 2)));
         w.WriteOffloadLoad(new GlbpOffloadLoad(1, 9999, 9999));
         w.WriteOffloadLoad(new GlbpOffloadLoad(2, 70, 0));
         Assert.That(nodes[0].Group.Receive(w.Written, Lab.Ip(2)), Is.EqualTo(GlbpReceiveResult.Accepted));

@@ -48,7 +48,7 @@ public class GlbpCodecTests
     {
         var header = Header with { Unknown1 = 3, Unknown2 = 0xBEEF };
         var hello = Hello with { Unknown10 = 1, Unknown11 = 2, Unknown12 = 0x0304, Unknown13 = 0x0506, State = GlbpVgState.Standby };
-        var fwd = Forwarder(7) with { Unknown21 = 9, Unknown22 = 0x0A0B0C0D0E0F10 };
+        var fwd = Forwarder(7) with { Unknown21 = 9, Unknown22 = 0x0A0B0C, TimeoutRemaining = 0x0D0E, RedirectRemaining = 0x0F10 };
         var buffer = new byte[200];
         var w = new GlbpWriter(buffer, header);
         w.WriteHello(hello);

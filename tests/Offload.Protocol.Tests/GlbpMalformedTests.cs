@@ -52,6 +52,8 @@ public class GlbpMalformedTests
         yield return Case(GlbpError.BadOffloadLoad, 13, With([0xF2, 11, 1, 0, .. new byte[7]]));
         yield return Case(GlbpError.BadOffloadLoad, 13, With([0xF2, 13, 1, 0, .. new byte[9]]));
         yield return Case(GlbpError.BadOffloadLoad, 14, With([0xF2, 12, 0, 0, .. new byte[8]]));
+        yield return Case(GlbpError.BadOffloadOwner, 13, With([0xF3, 11, 1, 0, .. new byte[7]]));
+        yield return Case(GlbpError.BadOffloadOwner, 14, With([0xF3, 10, 0, 0, .. new byte[6]]));
     }
 
     private static TestCaseData Case(GlbpError error, int offset, byte[] input) =>

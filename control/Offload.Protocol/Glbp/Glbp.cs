@@ -16,8 +16,17 @@ public static class GlbpProtocol
     /// <summary>01:00:5e:00:00:66, the IPv4 multicast MAC of 224.0.0.102.</summary>
     public const ulong MulticastMac = 0x0100_5E00_0066;
 
-    /// <summary>Cisco sends GLBP with TTL 255 so a receiver can tell it was not routed.</summary>
+    /// <summary>ff02::66, GLBP over IPv6, as a 128-bit big-endian number.</summary>
+    public static readonly UInt128 MulticastIpv6 = new(0xFF02_0000_0000_0000, 0x0000_0000_0000_0066);
+
+    /// <summary>33:33:00:00:00:66, the IPv6 multicast MAC of ff02::66.</summary>
+    public const ulong MulticastMacIpv6 = 0x3333_0000_0066;
+
+    /// <summary>Cisco sends GLBP with TTL (hop limit) 255 so a receiver can tell it was not routed.</summary>
     public const byte Ttl = 255;
+
+    /// <summary>IPv4 ToS byte of Cisco's GLBP: DSCP CS6 (network control), 0xC0.</summary>
+    public const byte TosCs6 = 0xC0;
 
     public const int HeaderLength = 12;
     public const int TlvHeaderLength = 2;
@@ -46,6 +55,15 @@ public static class GlbpTlvType
     /// length, as Cisco routers skip TLVs they do not know; 0xF2 sits next to our HMAC TLV, far from Cisco's.
     /// </summary>
     public const byte OffloadLoad = 0xF2;
+
+    /// <summary>Offload's forwarder-owner TLV (see <see cref="GlbpOffloadOwner"/>), not Cisco's.</summary>
+    public const byte OffloadOwner = 0xF3;
+
+    /// <summary>
+    /// Sent by Cisco routers next to MD5 authentication, 8 + 10·n bytes padded to a multiple of 4 (the peers heard
+    /// and a value echoed from each: apparently anti-replay). Decoded as unknown and skipped; never sent by Offload.
+    /// </summary>
+    public const byte CiscoPeers = 4;
 }
 
 /// <summary>Virtual gateway state as carried in the Hello TLV (values from Wireshark's table).</summary>

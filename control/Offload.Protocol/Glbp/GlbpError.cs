@@ -40,6 +40,8 @@ public enum GlbpError
     BadOffloadAuth,
     /// <summary>Offload load TLV of the wrong length or for forwarder 0.</summary>
     BadOffloadLoad,
+    /// <summary>Offload owner TLV of the wrong length or for forwarder 0.</summary>
+    BadOffloadOwner,
 }
 
 /// <summary>
@@ -75,6 +77,7 @@ public readonly record struct GlbpResult(GlbpError Error, int Offset)
         GlbpError.DuplicateAuth => "more than one authentication TLV",
         GlbpError.BadOffloadAuth => "Offload HMAC TLV malformed",
         GlbpError.BadOffloadLoad => "Offload load TLV malformed (length must be 12, forwarder 1-255)",
+        GlbpError.BadOffloadOwner => "Offload owner TLV malformed (length must be 10, forwarder 1-255)",
         _ => "unknown error",
     };
 

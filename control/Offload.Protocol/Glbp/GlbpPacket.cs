@@ -53,6 +53,9 @@ public readonly ref struct GlbpPacket
     /// <summary>Offload load TLVs (<see cref="GlbpOffloadLoad"/>) in wire order.</summary>
     public OffloadLoadEnumerator OffloadLoads => new(Bytes);
 
+    /// <summary>Offload owner TLVs (<see cref="GlbpOffloadOwner"/>) in wire order.</summary>
+    public OffloadOwnerEnumerator OffloadOwners => new(Bytes);
+
     /// <summary>All TLVs in wire order, unknown ones included.</summary>
     public TlvEnumerator Tlvs => new(Bytes);
 
@@ -94,6 +97,7 @@ public readonly ref struct GlbpPacket
                 GlbpTlvType.Auth => CheckAuth(tlv, at, ref auth, offloadAuth),
                 GlbpTlvType.OffloadHmac => CheckOffloadAuth(tlv, at, ref offloadAuth, auth),
                 GlbpTlvType.OffloadLoad => CheckOffloadLoad(tlv, at),
+                GlbpTlvType.OffloadOwner => CheckOffloadOwner(tlv, at),
                 _ => GlbpResult.Ok, // unknown TLVs are skipped by their length
             };
             if (!check.IsOk)
@@ -169,6 +173,15 @@ public readonly ref struct GlbpPacket
             return new(GlbpError.BadOffloadLoad, at + 1);
         if (tlv[2] == 0)
             return new(GlbpError.BadOffloadLoad, at + 2);
+        return GlbpResult.Ok;
+    }
+
+    private static GlbpResult CheckOffloadOwner(ReadOnlySpan<byte> tlv, int at)
+    {
+        if (tlv.Length != GlbpOffloadOwner.Length)
+            return new(GlbpError.BadOffloadOwner, at + 1);
+        if (tlv[2] == 0)
+            return new(GlbpError.BadOffloadOwner, at + 2);
         return GlbpResult.Ok;
     }
 
@@ -263,6 +276,34 @@ public readonly ref struct GlbpPacket
                 if (_tlvs.Current.Type == GlbpTlvType.OffloadLoad)
                 {
                     Current = GlbpOffloadLoad.Read(_tlvs.Current.Raw);
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    public ref struct OffloadOwnerEnumerator
+    {
+        private TlvEnumerator _tlvs;
+
+        internal OffloadOwnerEnumerator(ReadOnlySpan<byte> bytes)
+        {
+            _tlvs = new TlvEnumerator(bytes);
+            Current = default;
+        }
+
+        public GlbpOffloadOwner Current { get; private set; }
+
+        public readonly OffloadOwnerEnumerator GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            while (_tlvs.MoveNext())
+            {
+                if (_tlvs.Current.Type == GlbpTlvType.OffloadOwner)
+                {
+                    Current = GlbpOffloadOwner.Read(_tlvs.Current.Raw);
                     return true;
                 }
             }

@@ -88,7 +88,10 @@ public readonly record struct GlbpHello(GlbpVgState State, byte Priority, uint H
 
 /// <summary>
 /// Request/Response TLV (type 2), one per virtual forwarder. Offsets from the TLV start: 0 type, 1 length (20),
-/// 2 forwarder number, 3 VF state, 4 unknown21, 5 priority, 6 weight, 7–13 unknown22 (7 bytes), 14–19 vMAC.
+/// 2 forwarder number, 3 VF state, 4 unknown21 (0 in every capture), 5 priority (167 primary, 135 secondary: see
+/// <see cref="GlbpOwnership"/>), 6 weight, 7–9 unknown22 (3 bytes), 10–11 time-out remaining (s), 12–13 redirect
+/// remaining (s), 14–19 vMAC. Wireshark leaves bytes 7–13 undecoded; the two timers are read from captures of Cisco
+/// routers (a primary sends the full values, a secondary counts them down), see docs/control-plane.md.
 /// </summary>
 public readonly record struct GlbpForwarder(byte Forwarder, GlbpVfState State, byte Priority, byte Weight, ulong VirtualMac)
 {
@@ -96,11 +99,22 @@ public readonly record struct GlbpForwarder(byte Forwarder, GlbpVfState State, b
 
     public byte Unknown21 { get; init; }
 
-    /// <summary>The 7 unknown bytes as a 56-bit big-endian number.</summary>
-    public ulong Unknown22 { get; init; }
+    /// <summary>The 3 bytes at offsets 7–9 nobody has decoded, as a 24-bit big-endian number.</summary>
+    public uint Unknown22 { get; init; }
+
+    /// <summary>Seconds until the forwarder is removed if its primary stays away (the full time-out while it is alive).</summary>
+    public ushort TimeoutRemaining { get; init; }
+
+    /// <summary>Seconds until the AVG stops handing out its vMAC if its primary stays away (the full redirect while alive).</summary>
+    public ushort RedirectRemaining { get; init; }
+
+    /// <summary>What the priority byte says about the sender's relation to this forwarder.</summary>
+    public GlbpForwarderRole Role => GlbpOwnership.Role(Priority);
 
     internal int WriteTo(Span<byte> t)
     {
+        if (Unknown22 > 0xFF_FFFF)
+            throw new ArgumentOutOfRangeException(nameof(Unknown22), "unknown22 is 3 bytes");
         t[0] = GlbpTlvType.RequestResponse;
         t[1] = Length;
         t[2] = Forwarder;
@@ -108,21 +122,103 @@ public readonly record struct GlbpForwarder(byte Forwarder, GlbpVfState State, b
         t[4] = Unknown21;
         t[5] = Priority;
         t[6] = Weight;
-        for (int i = 0; i < 7; i++)
-            t[7 + i] = (byte)(Unknown22 >> (8 * (6 - i)));
+        t[7] = (byte)(Unknown22 >> 16);
+        t[8] = (byte)(Unknown22 >> 8);
+        t[9] = (byte)Unknown22;
+        BinaryPrimitives.WriteUInt16BigEndian(t[10..], TimeoutRemaining);
+        BinaryPrimitives.WriteUInt16BigEndian(t[12..], RedirectRemaining);
         EthernetHeader.WriteMac(t[14..], VirtualMac);
         return Length;
     }
 
-    internal static GlbpForwarder Read(ReadOnlySpan<byte> t)
-    {
-        ulong unknown = 0;
-        foreach (byte b in t[7..14])
-            unknown = (unknown << 8) | b;
-        return new(t[2], (GlbpVfState)t[3], t[5], t[6], EthernetHeader.ReadMac(t[14..]))
+    internal static GlbpForwarder Read(ReadOnlySpan<byte> t) =>
+        new(t[2], (GlbpVfState)t[3], t[5], t[6], EthernetHeader.ReadMac(t[14..]))
         {
             Unknown21 = t[4],
-            Unknown22 = unknown,
+            Unknown22 = ((uint)t[7] << 16) | ((uint)t[8] << 8) | t[9],
+            TimeoutRemaining = BinaryPrimitives.ReadUInt16BigEndian(t[10..]),
+            RedirectRemaining = BinaryPrimitives.ReadUInt16BigEndian(t[12..]),
         };
+}
+
+/// <summary>A sender's relation to a forwarder, as its Request/Response TLV's priority byte says.</summary>
+public enum GlbpForwarderRole
+{
+    /// <summary>Priority 167: the sender is the forwarder's primary, the member it belongs to.</summary>
+    Primary,
+
+    /// <summary>Priority 135: the sender is a secondary, standing in (when Active) for a primary that failed.</summary>
+    Secondary,
+
+    /// <summary>Priority 0: the sender will not forward it (Offload sends this while resigning or below its lower threshold).</summary>
+    Unwilling,
+
+    /// <summary>Any other value: nobody has seen it from a Cisco router; read as neither primary nor secondary.</summary>
+    Unknown,
+}
+
+/// <summary>
+/// GLBP's ownership semantics, in one place, so the group engine and the passive observer cannot read a message
+/// differently: the header's MAC names the sender (its own MAC, not the Ethernet source, which Cisco sets to one of
+/// its vMACs); a forwarder's primary is whoever advertises it with priority 167; a secondary (135) that advertises
+/// it Active stands in for a failed primary and counts the redirect and time-out down.
+/// </summary>
+public static class GlbpOwnership
+{
+    public const byte PrimaryPriority = 167;
+    public const byte SecondaryPriority = 135;
+    public const byte UnwillingPriority = 0;
+
+    public static GlbpForwarderRole Role(byte priority) => priority switch
+    {
+        PrimaryPriority => GlbpForwarderRole.Primary,
+        SecondaryPriority => GlbpForwarderRole.Secondary,
+        UnwillingPriority => GlbpForwarderRole.Unwilling,
+        _ => GlbpForwarderRole.Unknown,
+    };
+
+    /// <summary>A stand-in: a secondary forwarding a vMAC whose primary is gone.</summary>
+    public static bool IsStandIn(in GlbpForwarder tlv) => tlv.State == GlbpVfState.Active && tlv.Role == GlbpForwarderRole.Secondary;
+
+    /// <summary>
+    /// The time-out and redirect a member advertises for a forwarder: the full values while its primary is alive
+    /// (or is the sender), else what is left of them <paramref name="elapsed"/> after the primary was lost,
+    /// rounded up so a value reaches 0 only when the time is over, as a Cisco secondary counts.
+    /// </summary>
+    public static (ushort Timeout, ushort Redirect) Remaining(ushort timeoutSeconds, ushort redirectSeconds, TimeSpan? elapsed)
+    {
+        if (elapsed is not TimeSpan e)
+            return (timeoutSeconds, redirectSeconds);
+        return (Left(timeoutSeconds, e), Left(redirectSeconds, e));
+
+        static ushort Left(ushort full, TimeSpan e)
+        {
+            double left = Math.Ceiling(full - e.TotalSeconds);
+            return left <= 0 ? (ushort)0 : (ushort)Math.Min(full, left);
+        }
     }
+}
+
+/// <summary>
+/// Offload's forwarder-owner TLV (type <see cref="GlbpTlvType.OffloadOwner"/>, 0xF3; ours, not Cisco's): the Active
+/// AVG's record of which member a forwarder number belongs to, so a member that restarts (and forgot) reclaims its
+/// own number instead of taking a new one. Cisco's equivalent is not public; Cisco routers skip it as unknown.
+/// Offsets from the TLV start: 0 type, 1 length (10), 2 forwarder number (1–255), 3 reserved (0), 4–9 owner MAC.
+/// </summary>
+public readonly record struct GlbpOffloadOwner(byte Forwarder, ulong OwnerMac)
+{
+    public const int Length = 10;
+
+    internal void WriteTo(Span<byte> t)
+    {
+        if (Forwarder == 0)
+            throw new ArgumentOutOfRangeException(nameof(Forwarder), "forwarder numbers are 1-255");
+        t[0] = GlbpTlvType.OffloadOwner;
+        t[1] = Length;
+        t[2] = Forwarder;
+        t[3] = 0;
+        EthernetHeader.WriteMac(t[4..], OwnerMac);
+    }
+
+    internal static GlbpOffloadOwner Read(ReadOnlySpan<byte> t) => new(t[2], EthernetHeader.ReadMac(t[4..]));
 }

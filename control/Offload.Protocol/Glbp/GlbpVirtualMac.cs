@@ -28,4 +28,23 @@ public static class GlbpVirtualMac
         forwarder = (byte)mac;
         return true;
     }
+
+    /// <summary>
+    /// The virtual link-local address of an IPv6 group as Cisco routers use it: fe80:: with the EUI-64 of the group's
+    /// forwarder-0 vMAC, ff:fe inserted and, as the captures show, the universal/local bit left as it is
+    /// (fe80::7:b4ff:fe00:100 for group 1).
+    /// </summary>
+    public static UInt128 LinkLocalIpv6(ushort group)
+    {
+        ulong mac = Create(group, 0);
+        ulong eui = ((mac >> 24) << 40) | (0xFFFEul << 24) | (mac & 0xFF_FFFF);
+        return ((UInt128)0xFE80_0000_0000_0000ul << 64) | eui;
+    }
+
+    public static string LinkLocalIpv6Text(ushort group)
+    {
+        Span<byte> b = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(b, LinkLocalIpv6(group));
+        return new System.Net.IPAddress(b).ToString();
+    }
 }

@@ -66,6 +66,9 @@ public ref struct GlbpWriter
     /// <summary>Offload's load TLV for one forwarder (ours; Cisco and Wireshark skip it as unknown).</summary>
     public void WriteOffloadLoad(in GlbpOffloadLoad load) => load.WriteTo(Take(GlbpOffloadLoad.Length));
 
+    /// <summary>Offload's owner TLV for one forwarder (ours; Cisco and Wireshark skip it as unknown).</summary>
+    public void WriteOffloadOwner(in GlbpOffloadOwner owner) => owner.WriteTo(Take(GlbpOffloadOwner.Length));
+
     /// <summary>Any TLV by type and value (tests, and TLVs we pass through without understanding).</summary>
     public void WriteTlv(byte type, ReadOnlySpan<byte> value)
     {

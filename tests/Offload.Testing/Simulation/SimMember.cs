@@ -52,8 +52,12 @@ public sealed class SimMember : IGlbpTransport
 
     public GatewayState State => Group.State;
 
-    public void Send(ReadOnlySpan<byte> glbpMessage)
+    /// <summary>The Ethernet source of the last message sent (a vMAC it forwards, or its own MAC).</summary>
+    public ulong LastSource { get; private set; }
+
+    public void Send(ReadOnlySpan<byte> glbpMessage, ulong ethernetSource)
     {
+        LastSource = ethernetSource;
         Sent++;
         _segment.Broadcast(this, glbpMessage);
     }
