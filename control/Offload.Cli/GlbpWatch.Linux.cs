@@ -39,14 +39,9 @@ internal static partial class GlbpWatch
             try
             {
                 socket.Bind(new LinkLayerEndPoint((int)index, EthPAll));
-                // A NIC filters multicast it was not asked for; join GLBP's group MAC so hellos reach us.
-                Span<byte> mreq = stackalloc byte[16];
-                mreq.Clear();
-                MemoryMarshal.Write(mreq, (int)index);
-                MemoryMarshal.Write(mreq[4..], PacketMrMulticast);
-                MemoryMarshal.Write(mreq[6..], (ushort)6);
-                EthernetHeader.WriteMac(mreq[8..], GlbpProtocol.MulticastMac);
-                socket.SetRawSocketOption(SolPacket, PacketAddMembership, mreq);
+                // A NIC filters multicast it was not asked for; join GLBP's group MACs (IPv4 and IPv6) so hellos reach us.
+                Join(socket, index, GlbpProtocol.MulticastMac);
+                Join(socket, index, GlbpProtocol.MulticastMacIpv6);
                 return socket;
             }
             catch (SocketException e)
@@ -54,6 +49,17 @@ internal static partial class GlbpWatch
                 socket.Dispose();
                 throw new ConfigException($"{iface}: cannot capture on it: {e.Message}");
             }
+        }
+
+        private static void Join(Socket socket, uint index, ulong mac)
+        {
+            Span<byte> mreq = stackalloc byte[16];
+            mreq.Clear();
+            MemoryMarshal.Write(mreq, (int)index);
+            MemoryMarshal.Write(mreq[4..], PacketMrMulticast);
+            MemoryMarshal.Write(mreq[6..], (ushort)6);
+            EthernetHeader.WriteMac(mreq[8..], mac);
+            socket.SetRawSocketOption(SolPacket, PacketAddMembership, mreq);
         }
 
         [LibraryImport("libc", EntryPoint = "if_nametoindex", StringMarshalling = StringMarshalling.Utf8)]

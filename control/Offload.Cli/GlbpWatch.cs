@@ -167,30 +167,35 @@ internal static partial class GlbpWatch
                 lines.Add($"Hello time {GlbpText.Seconds(t.HelloMs)} sec, hold time {GlbpText.Seconds(t.HoldMs)} sec");
                 lines.Add($"Redirect time {t.RedirectSeconds} sec, forwarder time-out {t.TimeoutSeconds} sec");
             }
-            lines.Add($"Authentication {GlbpText.Auth(g.Authentication)}");
+            lines.Add($"Authentication {GlbpText.Auth(g.Authentication)}{Unverified(g, watch.Observer)}");
+            if (g.VirtualLinkLocal is { } linkLocal)
+                lines.Add($"GLBP over IPv6; virtual link-local address is {linkLocal}");
             lines.Add($"Active is {Leader(g.Active)}");
             lines.Add($"Standby is {Leader(g.Standby)}");
             foreach (string line in lines)
                 console.MarkupLine("  " + Markup.Escape(line));
 
-            var members = new Table().AddColumns("Member", "MAC", "State", "Priority", "Hello/hold", "Last heard", "Messages");
+            var members = new Table().AddColumns("Member", "MAC", "Sends from", "State", "Priority", "Hello/hold", "Last heard", "Messages");
             foreach (ObservedMember m in g.Members)
             {
                 string state = m.IsSilent ? $"[red]silent[/] (was {GlbpText.State(m.State)})" : GlbpText.State(m.State);
                 string timers = m.Timers is GlbpTimers mt ? $"{GlbpText.Seconds(mt.HelloMs)}/{GlbpText.Seconds(mt.HoldMs)} s" : "-";
-                members.AddRow(GlbpText.Ip(m.Ip), GlbpText.Mac(m.Mac), state, Num(m.Priority), timers,
+                members.AddRow(Markup.Escape(m.Address), GlbpText.Mac(m.Mac), GlbpText.Mac(m.SourceMac), state, Num(m.Priority), timers,
                     GlbpText.Time(m.LastHeardNanoseconds), m.Messages.ToString(CultureInfo.InvariantCulture));
             }
             console.Write(members);
 
             var forwarders = g.Forwarders;
             console.MarkupLine($"  There are {forwarders.Count} forwarders ({forwarders.Count(f => f.State == GlbpVfState.Active)} active)");
-            var table = new Table().AddColumns("Fwd", "MAC address", "State", "Owner", "Owner MAC", "Weight", "Listening");
+            var table = new Table().AddColumns("Fwd", "MAC address", "State", "Forwarded by", "Owner", "Owner MAC", "Redirect/time-out left", "Weight", "Listening");
             foreach (ObservedForwarder f in forwarders)
             {
-                table.AddRow(Num(f.Number), GlbpText.Mac(f.VirtualMac), GlbpText.State(f.State), f.Owner is uint ip ? GlbpText.Ip(ip) : "-",
-                    f.OwnerMac is ulong mac ? GlbpText.Mac(mac) : "-", f.Weight is byte w ? Num(w) : "-",
-                    f.Listeners.Count == 0 ? "-" : string.Join(", ", f.Listeners.Select(GlbpText.Ip)));
+                string by = f.Holder is null ? "-" : f.StandIn ? $"{f.Holder.Address} (secondary)" : $"{f.Holder.Address} (primary)";
+                string owner = f.Owner is null ? "unknown" : f.OwnerLive ? f.Owner.Address : $"{f.Owner.Address} (silent)";
+                string left = f.RedirectRemaining is ushort r && f.TimeoutRemaining is ushort left2 ? $"{r}/{left2} s" : "-";
+                table.AddRow(Num(f.Number), GlbpText.Mac(f.VirtualMac), GlbpText.State(f.State), Markup.Escape(by), Markup.Escape(owner),
+                    f.Owner is null ? "-" : GlbpText.Mac(f.Owner.Mac), left, f.Weight is byte w ? Num(w) : "-",
+                    f.Listeners.Count == 0 ? "-" : Markup.Escape(string.Join(", ", f.Listeners.Select(m => m.Address))));
             }
             if (forwarders.Count > 0)
                 console.Write(table);
@@ -208,7 +213,13 @@ internal static partial class GlbpWatch
     }
 
     private static string Leader(ObservedMember? m) =>
-        m is null ? "unknown" : $"{GlbpText.Ip(m.Ip)}, priority {m.Priority} ({GlbpText.Mac(m.Mac)})";
+        m is null ? "unknown" : $"{m.Address}, priority {m.Priority} ({GlbpText.Mac(m.Mac)})";
+
+    /// <summary>Says plainly what was not checked: every message without --key, MD5 over IPv6 even with one.</summary>
+    private static string Unverified(ObservedGroup g, GroupObserver o) => g.Unverified == 0 ? ""
+        : o.HasKey
+            ? $" ({g.Unverified} messages not verified: how Cisco's MD5 digest covers an IPv6 source is not known)"
+            : $" (not verified: give --key to check {g.Unverified} messages)";
 
     private static string Num(byte b) => b.ToString(CultureInfo.InvariantCulture);
 
@@ -239,6 +250,9 @@ internal static partial class GlbpWatch
         ["group"] = g.Number,
         ["virtualIp"] = g.VirtualIp,
         ["authentication"] = GlbpText.Auth(g.Authentication),
+        ["unverifiedMessages"] = g.Unverified,
+        ["ipv6"] = g.IsIpv6,
+        ["virtualLinkLocal"] = g.VirtualLinkLocal,
         ["timers"] = g.Timers is GlbpTimers t
             ? new JsonObject { ["helloMs"] = t.HelloMs, ["holdMs"] = t.HoldMs, ["redirectSeconds"] = t.RedirectSeconds, ["timeoutSeconds"] = t.TimeoutSeconds }
             : null,
@@ -247,8 +261,9 @@ internal static partial class GlbpWatch
         ["messages"] = g.Messages,
         ["members"] = new JsonArray([.. g.Members.Select(m => (JsonNode)new JsonObject
         {
-            ["ip"] = GlbpText.Ip(m.Ip),
+            ["ip"] = m.Address,
             ["mac"] = GlbpText.Mac(m.Mac),
+            ["sourceMac"] = GlbpText.Mac(m.SourceMac),
             ["state"] = GlbpText.State(m.State),
             ["priority"] = m.Priority,
             ["silent"] = m.IsSilent,
@@ -263,17 +278,22 @@ internal static partial class GlbpWatch
             ["number"] = f.Number,
             ["vmac"] = GlbpText.Mac(f.VirtualMac),
             ["state"] = f.State is null ? null : GlbpText.State(f.State),
-            ["owner"] = f.Owner is uint ip ? GlbpText.Ip(ip) : null,
-            ["ownerMac"] = f.OwnerMac is ulong mac ? GlbpText.Mac(mac) : null,
+            ["forwardedBy"] = f.Holder?.Address,
+            ["standIn"] = f.StandIn,
+            ["owner"] = f.Owner?.Address,
+            ["ownerMac"] = f.Owner is null ? null : GlbpText.Mac(f.Owner.Mac),
+            ["ownerLive"] = f.OwnerLive,
+            ["redirectRemainingSeconds"] = f.RedirectRemaining,
+            ["timeoutRemainingSeconds"] = f.TimeoutRemaining,
             ["weight"] = f.Weight,
             ["priority"] = f.Priority,
-            ["listeners"] = new JsonArray([.. f.Listeners.Select(l => (JsonNode)GlbpText.Ip(l))]),
+            ["listeners"] = new JsonArray([.. f.Listeners.Select(l => (JsonNode)l.Address)]),
         })]),
     };
 
     private static JsonObject? LeaderJson(ObservedMember? m) => m is null ? null : new JsonObject
     {
-        ["ip"] = GlbpText.Ip(m.Ip),
+        ["ip"] = m.Address,
         ["mac"] = GlbpText.Mac(m.Mac),
         ["priority"] = m.Priority,
     };
@@ -283,7 +303,7 @@ internal static partial class GlbpWatch
         ["time"] = Time(c.TimestampNanoseconds),
         ["group"] = c.Group,
         ["kind"] = c.Kind.ToString(),
-        ["member"] = c.Member is uint ip ? GlbpText.Ip(ip) : null,
+        ["member"] = c.Member,
         ["forwarder"] = c.Forwarder,
         ["from"] = c.From,
         ["to"] = c.To,
@@ -310,7 +330,7 @@ internal static partial class GlbpWatch
 
         public long? LastNanoseconds { get; private set; }
 
-        /// <summary>Anything that is not IPv4/UDP to port 3222 (VLAN-tagged or not) is counted and skipped.</summary>
+        /// <summary>Anything that is not IPv4 or IPv6 UDP to port 3222 (VLAN-tagged or not) is counted and skipped.</summary>
         public void Frame(long timestampNanoseconds, ReadOnlySpan<byte> frame, bool cut)
         {
             Frames++;
@@ -318,9 +338,9 @@ internal static partial class GlbpWatch
                 CutShort++;
             FirstNanoseconds ??= timestampNanoseconds;
             LastNanoseconds = timestampNanoseconds;
-            if (!GlbpFrame.TryGetMessage(frame, out uint sourceIp, out ReadOnlySpan<byte> message))
+            if (!GlbpFrame.TryRead(frame, out GlbpSource source, out ReadOnlySpan<byte> message))
                 return;
-            Observer.Observe(timestampNanoseconds, sourceIp, EthernetHeader.ReadMac(frame[6..]), message);
+            Observer.Observe(timestampNanoseconds, source, message);
         }
 
         public string Summary()

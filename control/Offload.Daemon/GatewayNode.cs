@@ -11,6 +11,7 @@ using Offload.Gateway;
 using Offload.Group;
 using Offload.Protocol;
 using Offload.Protocol.Agent;
+using Offload.Protocol.Glbp;
 
 namespace Offload.Daemon;
 
@@ -118,6 +119,16 @@ public sealed class GatewayNode : IDisposable
             {
                 var group = new GlbpGroup(options, time, transport, plane, loggers.CreateLogger<GlbpGroup>());
                 group.Changed += (_, e) => _events.Enqueue(e);
+                // The vMACs this box's hardware still forwards for the group (a restarted control plane): the group
+                // resumes them rather than forgetting them, so their hosts keep a forwarder whoever owns them.
+                var resumed = new List<byte>();
+                foreach (var mac in plane.VmacsOf(options.Group))
+                {
+                    if (GlbpVirtualMac.TryParse(mac.Value, out _, out byte number) && number != 0)
+                        resumed.Add(number);
+                }
+                if (resumed.Count > 0)
+                    group.Resume(resumed.ToArray());
                 _host.Add(group);
                 _groups.Add(group);
             }

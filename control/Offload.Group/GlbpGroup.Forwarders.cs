@@ -28,12 +28,17 @@ public sealed partial class GlbpGroup
         public long PreemptAt = Never;
         public long OwnerLostAt = Never;
         public bool Redirected;
+
+        /// <summary>Taken from the data plane at a restart (<see cref="Resume"/>), owner not yet known.</summary>
+        public bool Resumed;
     }
 
     private bool Eligible => _weighting.Forwarding && _state >= GatewayState.Listen;
 
     private void HandleForwarders(GlbpPacket packet, Peer peer, long now)
     {
+        if (packet.HasHello)
+            peer.ClaimsPrimary = false;
         foreach (var tlv in packet.Forwarders)
         {
             byte n = tlv.Forwarder;
@@ -42,6 +47,7 @@ public sealed partial class GlbpGroup
             // Ownership is what the sender says of itself: priority 167 makes it the forwarder's primary. Secondaries
             // (135) and members that will not forward (0) say nothing about whose it is.
             bool primary = tlv.Role == GlbpForwarderRole.Primary;
+            peer.ClaimsPrimary |= primary;
             Forwarder f = _forwarders[n] ?? AddForwarder(n, primary ? peer.Mac : 0, now);
             if (primary)
                 PrimaryClaims(f, peer);
@@ -185,8 +191,8 @@ public sealed partial class GlbpGroup
     }
 
     /// <summary>
-    /// A member without a forwarder takes the lowest number nobody advertises, once it has listened for a hold
-    /// time (by then it has heard every live member's forwarders, and the AVG's record of owners), and claims it with
+    /// A member without a forwarder takes the lowest number nobody advertises (the next ones if members with lower
+    /// MACs are also still without one), once it has listened for a hold time (by then it has heard every live member's forwarders, and the AVG's record of owners), and claims it with
     /// priority 167 from then on. How a Cisco AVG hands out numbers is not public; this scheme only uses what the wire
     /// shows: primaries advertise their own number, and two claims of one number are settled by MAC.
     /// </summary>
@@ -194,9 +200,28 @@ public sealed partial class GlbpGroup
     {
         if (_state < GatewayState.Listen || now < _joinedAt + _holdTicks || OwnForwarder() is not null)
             return;
+        // A forwarder resumed from the data plane that nobody has claimed in a hold time was most likely ours.
+        foreach (var f in _forwarders)
+        {
+            if (f is { Resumed: true, OwnerMac: 0 })
+            {
+                f.OwnerMac = _options.LocalMac;
+                f.Resumed = false;
+                Log.Assigned(_log, _options.Group, f.Number, _options.LocalMac);
+                return;
+            }
+        }
+        // Members that start together would all pick the same lowest number and then settle it by MAC; instead each
+        // member still without one takes the free number of its rank by MAC among them, so they pick apart.
+        int rank = 0;
+        foreach (var p in _peers)
+        {
+            if (!p.ClaimsPrimary && p.Mac != 0 && p.Mac < _options.LocalMac)
+                rank++;
+        }
         for (int n = 1; n <= _options.MaxForwarders && n < _forwarders.Length; n++)
         {
-            if (_forwarders[n] is null)
+            if (_forwarders[n] is null && rank-- == 0)
             {
                 Forwarder added = AddForwarder((byte)n, _options.LocalMac, now);
                 Log.Assigned(_log, _options.Group, added.Number, _options.LocalMac);

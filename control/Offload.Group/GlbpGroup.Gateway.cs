@@ -19,6 +19,9 @@ public sealed partial class GlbpGroup
         public long Order;
         public uint Sequence;
         public bool HasSequence;
+
+        /// <summary>Its last hello advertised a forwarder with priority 167 (it has a number of its own).</summary>
+        public bool ClaimsPrimary;
     }
 
     private static bool Better(byte priorityA, uint ipA, byte priorityB, uint ipB) =>

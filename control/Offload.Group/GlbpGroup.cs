@@ -128,6 +128,30 @@ public sealed partial class GlbpGroup : IDisposable
     private long Now => _time.GetElapsedTime(_origin).Ticks;
 
     /// <summary>Disabled → Init, and on to Listen as soon as the virtual IP is known.</summary>
+    /// <summary>
+    /// Before <see cref="Start"/>: the forwarders this box's data plane was forwarding when its control plane went
+    /// away. They start Active, their owner unknown (counted as lost from now), so their hosts keep a forwarder:
+    /// a live owner's claim takes each back, and with nobody claiming them this member adopts the lowest as its own.
+    /// </summary>
+    public void Resume(ReadOnlySpan<byte> forwarders)
+    {
+        byte[] numbers = forwarders.ToArray();
+        Run(() =>
+        {
+            if (_state != GatewayState.Disabled)
+                throw new InvalidOperationException("resume forwarders before the group starts");
+            long now = Now;
+            foreach (byte n in numbers)
+            {
+                if (n == 0 || _forwarders[n] is not null)
+                    continue;
+                Forwarder f = AddForwarder(n, 0, now);
+                f.Resumed = true;
+                f.State = ForwarderState.Active;
+            }
+        });
+    }
+
     public void Start()
     {
         Run(() =>

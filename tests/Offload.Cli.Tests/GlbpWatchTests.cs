@@ -37,9 +37,11 @@ public partial class GlbpWatchTests
 
     private static ulong Mac(uint ip) => 0x0011_2233_0000UL | (ip & 0xFF);
 
-    private static GlbpForwarder Fwd(byte number, GlbpVfState state, byte weight = 100) =>
-        new(number, state, 167, weight, GlbpVirtualMac.Create(1, number));
+    /// <summary>A forwarder TLV as Cisco sends it: 167 from its owner, 135 from a secondary (counting down when Active).</summary>
+    private static GlbpForwarder Fwd(byte number, GlbpVfState state, bool owner = true, ushort timeout = 14_400, ushort redirect = 600, byte weight = 100) =>
+        new(number, state, owner ? (byte)167 : (byte)135, weight, GlbpVirtualMac.Create(1, number)) { TimeoutRemaining = timeout, RedirectRemaining = redirect };
 
+    /// <summary>A hello as Cisco sends it: its own MAC in the header, the first vMAC it forwards as the Ethernet source.</summary>
     private static byte[] HelloFrame(uint router, GlbpVgState state, byte priority, params GlbpForwarder[] forwarders)
     {
         var buffer = new byte[GlbpProtocol.MaxLength];
@@ -47,7 +49,8 @@ public partial class GlbpWatchTests
         w.WriteHello(new GlbpHello(state, priority, 3000, 10_000, 600, 14_400, Vip));
         foreach (GlbpForwarder f in forwarders)
             w.WriteForwarder(f);
-        return GlbpFrame.Build(Mac(router), router, w.Written);
+        ulong source = forwarders.Where(f => f.State == GlbpVfState.Active).Select(f => f.VirtualMac).FirstOrDefault(Mac(router));
+        return GlbpFrame.Build(source, router, w.Written);
     }
 
     /// <summary>The same frame with an 802.1Q tag (VLAN 10) after the MAC addresses.</summary>
@@ -62,8 +65,8 @@ public partial class GlbpWatchTests
     }
 
     /// <summary>
-    /// Two routers elect, R2 goes quiet, R1 takes over forwarder 2; around them an ARP, a TCP segment and a
-    /// GLBP message too short to decode. R2's hellos are VLAN-tagged.
+    /// Two routers elect, R2 goes quiet, R1 stands in for forwarder 2 as its secondary; around them an ARP, a TCP
+    /// segment and a GLBP message too short to decode. R2's hellos are VLAN-tagged.
     /// </summary>
     private static List<(long Time, byte[] Frame)> Scenario()
     {
@@ -77,13 +80,13 @@ public partial class GlbpWatchTests
             (T0 + Second, arp),
             (T0 + (3 * Second), HelloFrame(R1, GlbpVgState.Speak, 150)),
             (T0 + (6 * Second), HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active))),
-            (T0 + (6 * Second) + (Second / 2), Tagged(HelloFrame(R2, GlbpVgState.Standby, 100, Fwd(1, GlbpVfState.Listen), Fwd(2, GlbpVfState.Active)))),
+            (T0 + (6 * Second) + (Second / 2), Tagged(HelloFrame(R2, GlbpVgState.Standby, 100, Fwd(1, GlbpVfState.Listen, owner: false), Fwd(2, GlbpVfState.Active)))),
             (T0 + (7 * Second), tcp),
             (T0 + (8 * Second), GlbpFrame.Build(Mac(R2), R2, [1, 0, 0, 1])),
-            (T0 + (9 * Second), HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen))),
-            (T0 + (12 * Second), HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen))),
-            (T0 + (15 * Second), HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen))),
-            (T0 + (18 * Second), HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Active))),
+            (T0 + (9 * Second), HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, owner: false))),
+            (T0 + (12 * Second), HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, owner: false))),
+            (T0 + (15 * Second), HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, owner: false))),
+            (T0 + (18 * Second), HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Active, owner: false, timeout: 14_398, redirect: 598))),
         ];
     }
 
@@ -185,16 +188,21 @@ public partial class GlbpWatchTests
             {
                 ("10.0.0.1", "Active", false), ("10.0.0.2", "Standby", true),
             }));
-            Assert.That((string?)members[0]!["mac"], Is.EqualTo("0011.2233.0001"));
-            Assert.That(forwarders.Select(f => ((int)f!["number"]!, (string?)f["vmac"], (string?)f["state"], (string?)f["owner"], (int?)f["weight"])), Is.EqualTo(new[]
+            Assert.That(members.Select(m => ((string?)m!["mac"], (string?)m["sourceMac"])), Is.EqualTo(new[]
             {
-                (1, "0007.b400.0101", "Active", "10.0.0.1", (int?)100), (2, "0007.b400.0102", "Active", "10.0.0.1", (int?)100),
+                ("0011.2233.0001", "0007.b400.0101"), ("0011.2233.0002", "0007.b400.0102"),
+            }), "members are named by their own MAC, not by the vMAC their hellos come from");
+            Assert.That(forwarders.Select(f => ((int)f!["number"]!, (string?)f["vmac"], (string?)f["state"], (string?)f["forwardedBy"], (string?)f["owner"], (bool)f["standIn"]!)), Is.EqualTo(new[]
+            {
+                (1, "0007.b400.0101", "Active", "10.0.0.1", "10.0.0.1", false), (2, "0007.b400.0102", "Active", "10.0.0.1", "10.0.0.2", true),
             }));
+            Assert.That(((int?)forwarders[1]!["redirectRemainingSeconds"], (int?)forwarders[1]!["timeoutRemainingSeconds"]), Is.EqualTo(((int?)598, (int?)14_398)));
             Assert.That(kinds, Does.Contain("MemberSilent"));
             var silent = changes.Single(c => (string?)c!["kind"] == "MemberSilent")!;
             Assert.That((string?)silent["time"], Is.EqualTo("2024-01-01T12:00:16.5000000Z"), "silence is dated in capture time: last heard 6.5 s + hold 10 s");
-            Assert.That(changes.Where(c => (string?)c!["kind"] == "ForwarderOwner").Select(c => ((string?)c!["from"], (string?)c["to"])),
-                Is.EqualTo(new[] { ("10.0.0.2", "none"), ("none", "10.0.0.1") }));
+            Assert.That(kinds, Does.Not.Contain("ForwarderOwner"), "a stand-in is not a new owner");
+            Assert.That(changes.Where(c => (string?)c!["kind"] == "ForwarderStandIn").Select(c => ((string?)c!["from"], (string?)c["to"])),
+                Is.EqualTo(new[] { ("none", "10.0.0.1") }));
             Assert.That((int)doc["malformed"]!["total"]!, Is.EqualTo(1));
             Assert.That((int)doc["malformed"]!["byReason"]!["TooShort"]!, Is.EqualTo(1));
         });
@@ -207,6 +215,94 @@ public partial class GlbpWatchTests
         var (code, stdout, stderr) = Offload("glbp", "watch", "--pcap", pcap, "--json");
         Assert.That(code, Is.Zero, stderr);
         CheckScenario(JsonNode.Parse(stdout)!);
+    }
+
+    /// <summary>
+    /// A Cisco-shaped IPv6 group with MD5 (the digest unverifiable here) and the type-4 TLV Cisco sends beside it:
+    /// R2 fails, R1 stands in for its forwarder counting down, R2 returns and reclaims it with 167.
+    /// </summary>
+    private static List<(long Time, byte[] Frame)> Ipv6Scenario()
+    {
+        UInt128 r1 = BinaryPrimitives.ReadUInt128BigEndian(Convert.FromHexString("FE800000000000000211223300FE0001"));
+        UInt128 r2 = BinaryPrimitives.ReadUInt128BigEndian(Convert.FromHexString("FE800000000000000211223300FE0002"));
+        byte[] Hello6(UInt128 from, uint router, GlbpVgState state, byte priority, params GlbpForwarder[] forwarders)
+        {
+            var buffer = new byte[GlbpProtocol.MaxLength];
+            var w = new GlbpWriter(buffer, new GlbpHeader(1, Mac(router)));
+            w.WriteAuthMd5KeyString();
+            byte[] hello = new byte[GlbpHello.FixedLength + 16 - 2];
+            hello[1] = (byte)state;
+            hello[3] = priority;
+            BinaryPrimitives.WriteUInt32BigEndian(hello.AsSpan(6), 3000);
+            BinaryPrimitives.WriteUInt32BigEndian(hello.AsSpan(10), 10_000);
+            BinaryPrimitives.WriteUInt16BigEndian(hello.AsSpan(14), 600);
+            BinaryPrimitives.WriteUInt16BigEndian(hello.AsSpan(16), 14_400);
+            hello[20] = (byte)GlbpAddressType.Ipv6;
+            hello[21] = 16;
+            Convert.FromHexString("20010DB8000000000000000000000001").CopyTo(hello.AsSpan(22));
+            w.WriteTlv(GlbpTlvType.Hello, hello);
+            w.WriteTlv(GlbpTlvType.CiscoPeers, Convert.FromHexString("01070000000A001122330099000000000B00"));
+            foreach (GlbpForwarder f in forwarders)
+                w.WriteForwarder(f);
+            ulong source = forwarders.Where(f => f.State == GlbpVfState.Active).Select(f => f.VirtualMac).FirstOrDefault(Mac(router));
+            return GlbpFrame.BuildIpv6(source, from, w.Written);
+        }
+        var frames = new List<(long, byte[])>
+        {
+            (T0, Hello6(r1, R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, owner: false))),
+            (T0 + Second, Hello6(r2, R2, GlbpVgState.Standby, 100, Fwd(1, GlbpVfState.Listen, owner: false), Fwd(2, GlbpVfState.Active))),
+        };
+        // R2 goes quiet after 1 s; R1 hellos every 3 s, standing in for forwarder 2 from 12 s, counting down.
+        for (int t = 3; t <= 30; t += 3)
+        {
+            GlbpForwarder two = t >= 12
+                ? Fwd(2, GlbpVfState.Active, owner: false, timeout: (ushort)(14_400 - (t - 11)), redirect: (ushort)(600 - (t - 11)))
+                : Fwd(2, GlbpVfState.Listen, owner: false);
+            frames.Add((T0 + (t * Second), Hello6(r1, R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), two)));
+        }
+        // R2 returns: Listen with 167 for its forwarder, then takes it back; R1 goes back to listening.
+        frames.Add((T0 + (31 * Second), Hello6(r2, R2, GlbpVgState.Listen, 100, Fwd(1, GlbpVfState.Listen, owner: false), Fwd(2, GlbpVfState.Listen))));
+        frames.Add((T0 + (32 * Second), Hello6(r2, R2, GlbpVgState.Listen, 100, Fwd(1, GlbpVfState.Listen, owner: false), Fwd(2, GlbpVfState.Active))));
+        frames.Add((T0 + (33 * Second), Hello6(r1, R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, owner: false))));
+        return frames;
+    }
+
+    [Test]
+    public void Watch_reads_GLBP_over_IPv6_names_members_by_their_MAC_and_shows_a_stand_in_and_the_owner_reclaiming()
+    {
+        string pcap = WritePcap("glbp6.pcap", Ipv6Scenario());
+        var (code, stdout, stderr) = Offload("glbp", "watch", "--pcap", pcap, "--json");
+        Assert.That(code, Is.Zero, stderr);
+        JsonNode doc = JsonNode.Parse(stdout)!;
+        JsonNode g = doc["groups"]!.AsArray().Single()!;
+        var changes = doc["changes"]!.AsArray();
+        Assert.Multiple(() =>
+        {
+            Assert.That((int)doc["glbpMessages"]!, Is.EqualTo(15));
+            Assert.That((int)doc["malformed"]!["total"]!, Is.Zero, "the type-4 TLV does not break decoding");
+            Assert.That(((bool)g["ipv6"]!, (string?)g["virtualIp"], (string?)g["virtualLinkLocal"]), Is.EqualTo((true, "2001:db8::1", "fe80::7:b4ff:fe00:100")));
+            Assert.That((string?)g["authentication"], Is.EqualTo("md5 key-string"));
+            Assert.That((int)g["unverifiedMessages"]!, Is.EqualTo(15), "nothing was checked without --key");
+            Assert.That(g["members"]!.AsArray().Select(m => ((string?)m!["ip"], (string?)m["mac"])), Is.EqualTo(new[]
+            {
+                ("fe80::211:2233:fe:1", "0011.2233.0001"), ("fe80::211:2233:fe:2", "0011.2233.0002"),
+            }));
+            var two = g["forwarders"]!.AsArray()[1]!;
+            Assert.That(((string?)two["forwardedBy"], (string?)two["owner"], (bool)two["standIn"]!), Is.EqualTo(("fe80::211:2233:fe:2", "fe80::211:2233:fe:2", false)));
+            Assert.That(changes.Where(c => (string?)c!["kind"] == "ForwarderStandIn").Select(c => ((string?)c!["from"], (string?)c["to"])), Is.EqualTo(new[]
+            {
+                ("none", "fe80::211:2233:fe:1"), ("fe80::211:2233:fe:1", "fe80::211:2233:fe:2"),
+            }), "taken over by the secondary, then reclaimed by its owner");
+            Assert.That(changes.Select(c => (string?)c!["kind"]), Does.Not.Contain("ForwarderOwner"));
+        });
+
+        var (textCode, text, textErr) = Offload("glbp", "watch", "--pcap", pcap);
+        Assert.That(textCode, Is.Zero, textErr);
+        Assert.That(text, Does.Contain("not verified: give --key"));
+        Assert.That(text, Does.Contain("virtual link-local address is fe80::7:b4ff:fe00:100"));
+        var (keyCode, keyed, keyErr) = Offload("glbp", "watch", "--pcap", pcap, "--key", "cisco");
+        Assert.That(keyCode, Is.Zero, keyErr);
+        Assert.That(keyed, Does.Contain("how Cisco's MD5 digest covers an IPv6 source is not known"));
     }
 
     [Test]
@@ -380,11 +476,11 @@ public partial class GlbpWatchTests
 
             SendInNamespace(ns, sendIf,
             [
-                HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen)),
-                Tagged(HelloFrame(R2, GlbpVgState.Standby, 100, Fwd(1, GlbpVfState.Listen), Fwd(2, GlbpVfState.Active))),
+                HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, owner: false)),
+                Tagged(HelloFrame(R2, GlbpVgState.Standby, 100, Fwd(1, GlbpVfState.Listen, owner: false), Fwd(2, GlbpVfState.Active))),
                 FrameBuilder.BuildArp(new EthernetHeader(0xFFFF_FFFF_FFFF, 0x0200_0000_1000), ArpPacket.Request(0x0200_0000_1000, 0x0A00_0064, Vip)),
                 GlbpFrame.Build(Mac(R2), R2, [1, 0, 0, 1]),
-                HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active, weight: 80), Fwd(2, GlbpVfState.Listen)),
+                HelloFrame(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active, weight: 80), Fwd(2, GlbpVfState.Listen, owner: false)),
             ]);
 
             Assert.That(watcher.WaitForExit(60_000), Is.True, "the watcher did not stop after --seconds 4");

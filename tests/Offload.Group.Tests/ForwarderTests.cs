@@ -283,13 +283,29 @@ public class ForwarderTests
     }
 
     [Test]
-    public void Two_members_claiming_one_number_at_once_settle_it_by_MAC()
+    public void Members_that_start_together_pick_different_numbers_by_MAC_rank()
     {
-        // Both start together, so both pick forwarder 1 after their first hold time.
         var a = _lab.Add(1, start: false);
         var b = _lab.Add(2, start: false);
         a.Group.Start();
         b.Group.Start();
+        _lab.RunSeconds(60);
+        Assert.That(a.Group.Snapshot().Forwarders.Select(f => (f.Number, f.OwnerMac)), Is.EqualTo(new[] { ((byte)1, Lab.Mac(1)), ((byte)2, Lab.Mac(2)) }));
+        Assert.That(_lab.Events.OfType<ForwarderStateChanged>().Count(e => e.To == ForwarderState.Active), Is.EqualTo(2), "no claim had to be given up");
+        _lab.AssertEveryVmacForwardedOnce();
+    }
+
+    [Test]
+    public void Two_members_claiming_one_number_settle_it_by_MAC()
+    {
+        // Cut off from each other for their first hold time, both take forwarder 1; when they meet, the higher MAC
+        // keeps it and the other picks again.
+        _lab.Link = (_, _) => false;
+        var a = _lab.Add(1);
+        var b = _lab.Add(2);
+        _lab.RunSeconds(15);
+        Assert.That((a.Plane.Vmacs.Single(), b.Plane.Vmacs.Single()), Is.EqualTo((0x0007_B400_0101ul, 0x0007_B400_0101ul)));
+        _lab.Link = (_, _) => true;
         _lab.RunSeconds(60);
         var table = a.Group.Snapshot().Forwarders;
         Assert.That(table.Select(f => (f.Number, f.OwnerMac)), Is.EqualTo(new[] { ((byte)1, Lab.Mac(2)), ((byte)2, Lab.Mac(1)) }));

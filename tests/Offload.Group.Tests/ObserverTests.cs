@@ -19,8 +19,8 @@ public class ObserverTests
         o.Send(3.0, R1, Hello(R1, GlbpVgState.Speak, 150));
         o.Send(3.5, R2, Hello(R2, GlbpVgState.Speak, 100));
         o.Send(6.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active)));
-        o.Send(6.5, R2, Hello(R2, GlbpVgState.Standby, 100, Fwd(1, GlbpVfState.Listen), Fwd(2, GlbpVfState.Active)));
-        o.Send(9.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen)));
+        o.Send(6.5, R2, Hello(R2, GlbpVgState.Standby, 100, Fwd(1, GlbpVfState.Listen, priority: 135), Fwd(2, GlbpVfState.Active)));
+        o.Send(9.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, priority: 135)));
         return o;
     }
 
@@ -39,8 +39,8 @@ public class ObserverTests
             Assert.That(g.Authentication, Is.EqualTo(GlbpAuthMode.None));
             Assert.That(g.Members.Select(m => m.Ip), Is.EqualTo(new[] { R1, R2 }));
             Assert.That(Of(o, GlbpChangeKind.GroupHeard), Has.Count.EqualTo(1));
-            Assert.That(Of(o, GlbpChangeKind.MemberHeard).Select(c => c.Member), Is.EqualTo(new uint?[] { R1, R2 }));
-            Assert.That(Of(o, GlbpChangeKind.MemberState).Select(c => $"{Ip(c.Member!.Value)} {c.From}->{c.To}"), Is.EqualTo(new[]
+            Assert.That(Of(o, GlbpChangeKind.MemberHeard).Select(c => c.Member), Is.EqualTo(new[] { Ip(R1), Ip(R2) }));
+            Assert.That(Of(o, GlbpChangeKind.MemberState).Select(c => $"{c.Member} {c.From}->{c.To}"), Is.EqualTo(new[]
             {
                 "10.0.0.1 Listen->Speak", "10.0.0.2 Listen->Speak", "10.0.0.1 Speak->Active", "10.0.0.2 Speak->Standby",
             }));
@@ -61,12 +61,15 @@ public class ObserverTests
             Assert.That(f.Select(x => x.Number), Is.EqualTo(new byte[] { 1, 2 }));
             Assert.That(f[0].VirtualMac, Is.EqualTo(0x0007_B400_0101));
             Assert.That(f[0].State, Is.EqualTo(GlbpVfState.Active));
-            Assert.That(f[0].Owner, Is.EqualTo(R1));
-            Assert.That(f[0].OwnerMac, Is.EqualTo(Mac(R1)));
+            Assert.That(f[0].Owner!.Ip, Is.EqualTo(R1), "its primary: the member sending 167");
+            Assert.That(f[0].Holder!.Ip, Is.EqualTo(R1));
+            Assert.That(f[0].StandIn, Is.False);
+            Assert.That(f[0].Owner!.Mac, Is.EqualTo(Mac(R1)), "named by the header's MAC");
+            Assert.That((f[0].RedirectRemaining, f[0].TimeoutRemaining), Is.EqualTo(((ushort?)null, (ushort?)null)), "no countdown while the owner forwards");
             Assert.That(f[0].Weight, Is.EqualTo(100));
-            Assert.That(f[0].Listeners, Is.EqualTo(new[] { R2 }));
-            Assert.That(f[1].Owner, Is.EqualTo(R2));
-            Assert.That(f[1].Listeners, Is.EqualTo(new[] { R1 }));
+            Assert.That(f[0].Listeners.Select(m => m.Ip), Is.EqualTo(new[] { R2 }));
+            Assert.That(f[1].Owner!.Ip, Is.EqualTo(R2));
+            Assert.That(f[1].Listeners.Select(m => m.Ip), Is.EqualTo(new[] { R1 }));
             Assert.That(Of(o, GlbpChangeKind.ForwarderAppeared).Select(c => c.Forwarder), Is.EqualTo(new byte?[] { 1, 2 }));
             Assert.That(Of(o, GlbpChangeKind.ForwarderOwner), Is.Empty, "a listener joining is no change of owner");
         });
@@ -77,45 +80,50 @@ public class ObserverTests
     {
         GroupObserver o = Elected();
         // R2 last spoke at 6.5 s; R1 keeps its 3 s hellos. 16.4 s is inside R2's 10 s hold, 16.6 s past it.
-        o.Send(12.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen)));
-        o.Send(15.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen)));
+        o.Send(12.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, priority: 135)));
+        o.Send(15.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, priority: 135)));
         o.Advance(T0 + (long)(16.4 * Second));
         Assert.That(Of(o, GlbpChangeKind.MemberSilent), Is.Empty);
-        o.Send(18.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen)));
+        o.Send(18.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, priority: 135)));
 
         var silent = Of(o, GlbpChangeKind.MemberSilent);
         ObservedGroup g = o.Group(GroupNumber)!;
         Assert.Multiple(() =>
         {
             Assert.That(silent, Has.Count.EqualTo(1));
-            Assert.That(silent[0].Member, Is.EqualTo(R2));
+            Assert.That(silent[0].Member, Is.EqualTo(Ip(R2)));
             Assert.That(silent[0].TimestampNanoseconds, Is.EqualTo(T0 + (long)(16.5 * Second)), "silence is dated when the hold time ran out");
             Assert.That(silent[0].Text, Does.Contain("10 s"));
             Assert.That(g.Standby, Is.Null, "a silent member holds no role");
             Assert.That(g.Members.Single(m => m.Ip == R2).IsSilent, Is.True);
-            Assert.That(g.Forwarders[1].Owner, Is.Null, "forwarder 2's owner went quiet");
+            Assert.That(g.Forwarders[1].Holder, Is.Null, "forwarder 2's owner went quiet and nobody forwards it yet");
+            Assert.That((g.Forwarders[1].Owner!.Ip, g.Forwarders[1].OwnerLive), Is.EqualTo((R2, false)), "still its owner, silent");
             Assert.That(g.Forwarders[1].State, Is.EqualTo(GlbpVfState.Listen), "R1 still listens for it");
-            var lost = Of(o, GlbpChangeKind.ForwarderOwner).Single();
-            Assert.That((lost.Forwarder, lost.From, lost.To), Is.EqualTo(((byte?)2, "10.0.0.2", "none")));
+            Assert.That(Of(o, GlbpChangeKind.ForwarderOwner), Is.Empty, "an owner going quiet is no change of owner");
+            var lost = Of(o, GlbpChangeKind.ForwarderState).Single();
+            Assert.That((lost.Forwarder, lost.From, lost.To), Is.EqualTo(((byte?)2, "10.0.0.2", "Listen")));
             Assert.That(lost.TimestampNanoseconds, Is.EqualTo(silent[0].TimestampNanoseconds));
         });
     }
 
     [Test]
-    public void A_forwarder_takeover_is_a_change_of_owner()
+    public void A_forwarder_takeover_is_a_stand_in_not_a_change_of_owner()
     {
         GroupObserver o = Elected();
-        // R2 stops; after its hold time R1's secondary forwarder for vMAC 2 goes Active.
-        o.Send(12.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen)));
-        o.Send(15.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen)));
-        o.Send(17.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Active)));
-        var owners = Of(o, GlbpChangeKind.ForwarderOwner);
+        // R2 stops; after its hold time R1's secondary forwarder for vMAC 2 goes Active (135), counting down.
+        o.Send(12.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, priority: 135)));
+        o.Send(15.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Listen, priority: 135)));
+        o.Send(17.0, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active), Fwd(2, GlbpVfState.Active, priority: 135) with { TimeoutRemaining = 14399, RedirectRemaining = 599 }));
+        var standIn = Of(o, GlbpChangeKind.ForwarderStandIn);
         ObservedForwarder f2 = o.Group(GroupNumber)!.Forwarders[1];
         Assert.Multiple(() =>
         {
-            Assert.That(owners.Select(c => $"{c.From}->{c.To}"), Is.EqualTo(new[] { "10.0.0.2->none", "none->10.0.0.1" }));
-            Assert.That(owners[1].TimestampNanoseconds, Is.EqualTo(T0 + (17 * Second)));
-            Assert.That(f2.Owner, Is.EqualTo(R1));
+            Assert.That(Of(o, GlbpChangeKind.ForwarderOwner), Is.Empty);
+            Assert.That(standIn.Select(c => $"{c.From}->{c.To}"), Is.EqualTo(new[] { "none->10.0.0.1" }));
+            Assert.That(standIn[0].TimestampNanoseconds, Is.EqualTo(T0 + (17 * Second)));
+            Assert.That(standIn[0].Text, Does.Contain("standing in for its owner 10.0.0.2 (0011.2233.0002), silent"));
+            Assert.That((f2.Holder!.Ip, f2.StandIn, f2.Owner!.Ip), Is.EqualTo((R1, true, R2)));
+            Assert.That((f2.RedirectRemaining, f2.TimeoutRemaining), Is.EqualTo(((ushort?)599, (ushort?)14399)));
             Assert.That(f2.VirtualMac, Is.EqualTo(0x0007_B400_0102), "the vMAC stays; only who answers for it moves");
         });
     }
@@ -129,8 +137,9 @@ public class ObserverTests
         o.Send(2, R1, Hello(R1, GlbpVgState.Active, 150, Fwd(1, GlbpVfState.Active, priority: 167)));
         Assert.Multiple(() =>
         {
-            Assert.That(o.Group(GroupNumber)!.Forwarders[0].Owner, Is.EqualTo(R2));
-            Assert.That(Of(o, GlbpChangeKind.ForwarderOwner), Has.Count.EqualTo(1), "two claims must not flap the owner on every hello");
+            Assert.That(o.Group(GroupNumber)!.Forwarders[0].Holder!.Ip, Is.EqualTo(R2));
+            Assert.That(o.Group(GroupNumber)!.Forwarders[0].Owner!.Ip, Is.EqualTo(R1), "R1 still says 167: it is the primary");
+            Assert.That(Of(o, GlbpChangeKind.ForwarderState), Has.Count.EqualTo(1), "two claims must not flap the holder on every hello");
         });
     }
 
@@ -138,18 +147,18 @@ public class ObserverTests
     public void A_silent_member_heard_again_is_logged_with_the_gap()
     {
         GroupObserver o = Elected();
-        o.Send(30.0, R2, Hello(R2, GlbpVgState.Listen, 100, Fwd(1, GlbpVfState.Listen), Fwd(2, GlbpVfState.Listen)));
+        o.Send(30.0, R2, Hello(R2, GlbpVgState.Listen, 100, Fwd(1, GlbpVfState.Listen, priority: 135), Fwd(2, GlbpVfState.Listen)));
         var heard = Of(o, GlbpChangeKind.MemberHeard).Last();
         ObservedMember r2 = o.Group(GroupNumber)!.Members.Single(m => m.Ip == R2);
         Assert.Multiple(() =>
         {
-            Assert.That(heard.Member, Is.EqualTo(R2));
+            Assert.That(heard.Member, Is.EqualTo(Ip(R2)));
             Assert.That(heard.From, Is.EqualTo("silent"));
             Assert.That(heard.Text, Does.Contain("after 13.5 s of silence"));
             Assert.That(r2.IsSilent, Is.False);
             Assert.That(Of(o, GlbpChangeKind.MemberState).Last().To, Is.EqualTo("Listen"));
             // Both went silent in the 20.5 s gap: R1 at 19 s, R2 at 16.5 s, logged in that order.
-            Assert.That(Of(o, GlbpChangeKind.MemberSilent).Select(c => c.Member), Is.EqualTo(new uint?[] { R2, R1 }));
+            Assert.That(Of(o, GlbpChangeKind.MemberSilent).Select(c => c.Member), Is.EqualTo(new[] { Ip(R2), Ip(R1) }));
         });
     }
 
@@ -158,13 +167,13 @@ public class ObserverTests
     {
         GroupObserver o = Elected();
         var slow = new GlbpHello(GlbpVgState.Active, 150, 5000, 15_000, 600, 14_400, 0x0A00_00FD);
-        o.Send(10, R1, Hello(R1, GlbpVgState.Active, 160, slow, Fwd(1, GlbpVfState.Active, weight: 50), Fwd(2, GlbpVfState.Listen)));
+        o.Send(10, R1, Hello(R1, GlbpVgState.Active, 160, slow, Fwd(1, GlbpVfState.Active, weight: 50), Fwd(2, GlbpVfState.Listen, priority: 135)));
         Assert.Multiple(() =>
         {
             var w = Of(o, GlbpChangeKind.ForwarderWeight).Single();
             Assert.That((w.Forwarder, w.From, w.To), Is.EqualTo(((byte?)1, "100", "50")));
             var p = Of(o, GlbpChangeKind.MemberPriority).Single();
-            Assert.That((p.Member, p.From, p.To), Is.EqualTo(((uint?)R1, "150", "160")));
+            Assert.That((p.Member, p.From, p.To), Is.EqualTo((Ip(R1), "150", "160")));
             Assert.That(Of(o, GlbpChangeKind.Timers).Single().To, Is.EqualTo("hello 5 s, hold 15 s, redirect 600 s, timeout 14400 s"));
             Assert.That(Of(o, GlbpChangeKind.VirtualIp).Single().To, Is.EqualTo("10.0.0.253"));
             Assert.That(o.Group(GroupNumber)!.Members.Single(m => m.Ip == R1).HoldMs, Is.EqualTo(15_000), "silence now waits for the new hold time");
@@ -248,7 +257,7 @@ public class ObserverTests
             Assert.That(g.Authentication, Is.EqualTo(GlbpAuthMode.Md5KeyString));
             Assert.That(o.AuthenticationFailures[GlbpAuthStatus.DigestMismatch], Is.EqualTo(3));
             Assert.That(o.AuthenticationFailures[GlbpAuthStatus.ModeMismatch], Is.EqualTo(1));
-            Assert.That(failed.Select(c => c.Member), Is.EqualTo(new uint?[] { R2, R3 }), "logged when a sender starts failing, not per message");
+            Assert.That(failed.Select(c => c.Member), Is.EqualTo(new[] { Ip(R2), Ip(R3) }), "logged when a sender starts failing, not per message");
             Assert.That(failed[0].Text, Does.Contain("digest"));
         });
     }

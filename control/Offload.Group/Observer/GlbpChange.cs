@@ -33,10 +33,13 @@ public enum GlbpChangeKind
     /// <summary>A forwarder number was advertised for the first time.</summary>
     ForwarderAppeared,
 
-    /// <summary>Another member (or none) now advertises the forwarder Active.</summary>
+    /// <summary>Another member now advertises the forwarder with priority 167: its owner (primary) changed.</summary>
     ForwarderOwner,
 
-    /// <summary>The forwarder's state changed without a new owner.</summary>
+    /// <summary>A secondary took the forwarder over for its lost owner, or the owner reclaimed it.</summary>
+    ForwarderStandIn,
+
+    /// <summary>Who forwards it (or whether anyone does) changed, with no new owner and no stand-in.</summary>
     ForwarderState,
 
     /// <summary>The weight the owner advertises for the forwarder changed.</summary>
@@ -50,8 +53,8 @@ public enum GlbpChangeKind
 /// </summary>
 public sealed record GlbpChange(long TimestampNanoseconds, ushort Group, GlbpChangeKind Kind, string Text)
 {
-    /// <summary>The member the change is about (its IPv4 address), if any.</summary>
-    public uint? Member { get; init; }
+    /// <summary>The member the change is about (its address, IPv4 or IPv6), if any.</summary>
+    public string? Member { get; init; }
 
     /// <summary>The forwarder number the change is about, if any.</summary>
     public byte? Forwarder { get; init; }

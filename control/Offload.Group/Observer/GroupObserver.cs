@@ -30,7 +30,7 @@ public sealed class GroupObserver
     private readonly List<GlbpChange> _changes = [];
     private readonly SortedDictionary<GlbpError, long> _malformed = [];
     private readonly SortedDictionary<GlbpAuthStatus, long> _authFailures = [];
-    private readonly Dictionary<(ushort Group, uint Ip), GlbpAuthStatus> _authStatus = [];
+    private readonly Dictionary<(ushort Group, UInt128 Member), GlbpAuthStatus> _authStatus = [];
     private long _now = long.MinValue;
 
     /// <param name="key">
@@ -44,6 +44,9 @@ public sealed class GroupObserver
     }
 
     public IReadOnlyList<GlbpChange> Changes => _changes;
+
+    /// <summary>A key was given, so messages are verified where the observer knows how.</summary>
+    public bool HasKey => _key is not null;
 
     /// <summary>Groups by number.</summary>
     public IReadOnlyList<ObservedGroup> Groups => [.. _groups.Values.Select(g => g.Group)];
@@ -63,12 +66,15 @@ public sealed class GroupObserver
 
     public ObservedGroup? Group(ushort number) => _groups.TryGetValue(number, out var g) ? g.Group : null;
 
+    /// <summary>An IPv4 message from <paramref name="sourceIp"/>, Ethernet source <paramref name="sourceMac"/>.</summary>
+    public GlbpObservation Observe(long timestampNanoseconds, uint sourceIp, ulong sourceMac, ReadOnlySpan<byte> message) =>
+        Observe(timestampNanoseconds, new GlbpSource(sourceIp, 0, false, sourceMac), message);
+
     /// <summary>
     /// Takes one GLBP message (UDP payload) sent at <paramref name="timestampNanoseconds"/> from
-    /// <paramref name="sourceIp"/>/<paramref name="sourceMac"/>. Members whose hold time ran out before it are
-    /// marked silent first.
+    /// <paramref name="source"/> (IPv4 or IPv6). Members whose hold time ran out before it are marked silent first.
     /// </summary>
-    public GlbpObservation Observe(long timestampNanoseconds, uint sourceIp, ulong sourceMac, ReadOnlySpan<byte> message)
+    public GlbpObservation Observe(long timestampNanoseconds, GlbpSource source, ReadOnlySpan<byte> message)
     {
         MessagesSeen++;
         Advance(timestampNanoseconds);
@@ -82,7 +88,12 @@ public sealed class GroupObserver
         }
         ushort number = packet.Header.Group;
         GlbpAuthMode mode = AuthMode(packet);
-        if (_key is not null && !Authenticates(now, number, sourceIp, packet, mode))
+        UInt128 key = ObservedMember.Of(source);
+        // MD5's digest covers the sender's IPv4 address; how Cisco builds it over an IPv6 source is not known, so
+        // such a message is applied unverified (and counted as such) rather than failed.
+        bool md5OverIpv6 = source.IsIpv6 && mode is GlbpAuthMode.Md5KeyString or GlbpAuthMode.Md5KeyChain;
+        bool verified = _key is not null && mode != GlbpAuthMode.None && !md5OverIpv6;
+        if (_key is not null && !md5OverIpv6 && !Authenticates(now, number, key, source, packet, mode))
             return GlbpObservation.AuthenticationFailed;
 
         if (!_groups.TryGetValue(number, out GroupEntry? entry))
@@ -91,14 +102,19 @@ public sealed class GroupObserver
             _groups.Add(number, entry);
         }
         ObservedGroup group = entry.Group;
-        if (!group.MemberTable.TryGetValue(sourceIp, out ObservedMember? member))
+        if (!group.MemberTable.TryGetValue(key, out ObservedMember? member))
         {
-            member = new ObservedMember(sourceIp, now);
-            group.MemberTable.Add(sourceIp, member);
+            member = new ObservedMember(source, now);
+            group.MemberTable.Add(key, member);
         }
         group.Messages++;
         group.Authentication = mode;
-        member.Mac = sourceMac;
+        group.IsIpv6 |= source.IsIpv6;
+        if (!verified && mode != GlbpAuthMode.None)
+            group.Unverified++;
+        // GLBP names a member by the MAC in its header; the Ethernet source is one of its vMACs.
+        member.Mac = packet.Header.OwnerMac;
+        member.SourceMac = source.EthernetSource;
         member.LastHeardNanoseconds = now;
         member.Messages++;
         member.Authentication = mode;
@@ -111,7 +127,7 @@ public sealed class GroupObserver
             member.VirtualIp = Address(hello, packet.HelloAddress);
         }
         foreach (GlbpForwarder f in packet.Forwarders)
-            member.Adverts[f.Forwarder] = new ForwarderAdvert(f.State, f.Priority, f.Weight, f.VirtualMac, now);
+            member.Adverts[f.Forwarder] = ForwarderAdvert.From(f, now);
         MessagesApplied++;
         long? silentSince = member.SilentSinceNanoseconds;
         member.SilentSinceNanoseconds = null;
@@ -153,8 +169,9 @@ public sealed class GroupObserver
         _ => $"type {(byte)hello.AddressType}: {Convert.ToHexStringLower(address)}",
     };
 
-    private bool Authenticates(long now, ushort group, uint sourceIp, GlbpPacket packet, GlbpAuthMode mode)
+    private bool Authenticates(long now, ushort group, UInt128 member, GlbpSource source, GlbpPacket packet, GlbpAuthMode mode)
     {
+        uint sourceIp = source.Ipv4;
         GlbpAuthStatus status = mode switch
         {
             // A key was given, so a message that carries none cannot pass it.
@@ -162,8 +179,8 @@ public sealed class GroupObserver
             _ => GlbpAuthenticator.Verify(packet, sourceIp, new GlbpAuthSettings(mode, _key,
                 mode == GlbpAuthMode.OffloadHmacSha256 ? packet.OffloadAuth.KeyId : packet.Auth.KeyId)),
         };
-        bool known = _authStatus.TryGetValue((group, sourceIp), out GlbpAuthStatus before);
-        _authStatus[(group, sourceIp)] = status;
+        bool known = _authStatus.TryGetValue((group, member), out GlbpAuthStatus before);
+        _authStatus[(group, member)] = status;
         if (status == GlbpAuthStatus.Ok)
             return true;
         _authFailures[status] = _authFailures.GetValueOrDefault(status) + 1;
@@ -171,8 +188,8 @@ public sealed class GroupObserver
         if (!known || before != status)
         {
             Add(new GlbpChange(now, group, GlbpChangeKind.AuthenticationFailed,
-                $"{GlbpText.Ip(sourceIp)} fails authentication ({GlbpText.Auth(mode)}): {Describe(status)}")
-            { Member = sourceIp, To = status.ToString() });
+                $"{source.Address} fails authentication ({GlbpText.Auth(mode)}): {Describe(status)}")
+            { Member = source.Address.ToString(), To = status.ToString() });
         }
         return false;
     }
@@ -234,14 +251,14 @@ public sealed class GroupObserver
             }
         }
 
-        foreach (var (ip, m) in now.Members)
+        foreach (var (key, m) in now.Members)
         {
-            ObservedMember member = g.MemberTable[ip];
-            string who = GlbpText.Ip(ip);
-            if (was is null || !was.Members.TryGetValue(ip, out MemberSnapshot old))
+            ObservedMember member = g.MemberTable[key];
+            string who = member.Address;
+            if (was is null || !was.Members.TryGetValue(key, out MemberSnapshot old))
             {
                 Add(new GlbpChange(at, n, GlbpChangeKind.MemberHeard, $"{who} ({GlbpText.Mac(member.Mac)}) heard: {GlbpText.State(m.State)}, priority {m.Priority}")
-                { Member = ip, To = GlbpText.State(m.State) });
+                { Member = who, To = GlbpText.State(m.State) });
                 continue;
             }
             if (old.Silent && !m.Silent)
@@ -250,50 +267,61 @@ public sealed class GroupObserver
                     ? $" after {GlbpText.Seconds((at - since) / 1_000_000)} s of silence"
                     : "";
                 Add(new GlbpChange(at, n, GlbpChangeKind.MemberHeard, $"{who} heard again{gap}: {GlbpText.State(m.State)}, priority {m.Priority}")
-                { Member = ip, From = "silent", To = GlbpText.State(m.State) });
+                { Member = who, From = "silent", To = GlbpText.State(m.State) });
             }
             if (!old.Silent && m.Silent)
             {
                 Add(new GlbpChange(at, n, GlbpChangeKind.MemberSilent,
                     $"{who} silent: nothing heard for its hold time of {GlbpText.Seconds(member.HoldMs)} s since {GlbpText.Time(member.LastHeardNanoseconds)} (was {GlbpText.State(m.State)})")
-                { Member = ip, From = GlbpText.State(m.State), To = "silent" });
+                { Member = who, From = GlbpText.State(m.State), To = "silent" });
             }
             if (old.State != m.State)
             {
                 Add(new GlbpChange(at, n, GlbpChangeKind.MemberState, $"{who} {GlbpText.State(old.State)} -> {GlbpText.State(m.State)}")
-                { Member = ip, From = GlbpText.State(old.State), To = GlbpText.State(m.State) });
+                { Member = who, From = GlbpText.State(old.State), To = GlbpText.State(m.State) });
             }
             if (old.Priority != m.Priority)
             {
                 Add(new GlbpChange(at, n, GlbpChangeKind.MemberPriority, $"{who} priority {old.Priority} -> {m.Priority}")
-                { Member = ip, From = Num(old.Priority), To = Num(m.Priority) });
+                { Member = who, From = Num(old.Priority), To = Num(m.Priority) });
             }
         }
         foreach (var (number, f) in now.Forwarders)
         {
-            string what = $"forwarder {number}";
-            if (was is null || !was.Forwarders.TryGetValue(number, out ObservedForwarder? old))
+            string what = $"forwarder {number} ({GlbpText.Mac(f.VirtualMac)})";
+            if (was is null || !was.Forwarders.TryGetValue(number, out ForwarderSnapshot old))
             {
-                Add(new GlbpChange(at, n, GlbpChangeKind.ForwarderAppeared, $"{what} ({GlbpText.Mac(f.VirtualMac)}) appeared: {Forwarding(f)}")
-                { Forwarder = number, To = GlbpText.State(f.State) });
+                Add(new GlbpChange(at, n, GlbpChangeKind.ForwarderAppeared, $"{what} appeared: owner {Owner(f)}, {Forwarding(f)}")
+                { Forwarder = number, Member = f.HolderAddress, To = GlbpText.State(f.State) });
                 continue;
             }
-            if (old.SameAs(f))
+            if (old == f)
                 continue;
-            if (old.Owner != f.Owner)
+            // An owner first learned (a secondary's TLV was heard before the primary's) is no change of owner.
+            if (old.OwnerMac is not null && old.OwnerMac != f.OwnerMac)
             {
-                Add(new GlbpChange(at, n, GlbpChangeKind.ForwarderOwner, $"{what} ({GlbpText.Mac(f.VirtualMac)}) owner {Owner(old.Owner)} -> {Owner(f.Owner)}: {Forwarding(f)}")
-                { Forwarder = number, Member = f.Owner, From = Owner(old.Owner), To = Owner(f.Owner) });
+                Add(new GlbpChange(at, n, GlbpChangeKind.ForwarderOwner, $"{what} owner {Owner(old)} -> {Owner(f)}: {Forwarding(f)}")
+                { Forwarder = number, Member = f.OwnerAddress, From = Owner(old), To = Owner(f) });
             }
-            else if (old.State != f.State)
+            else if (old.HolderAddress != f.HolderAddress && f.StandIn)
             {
-                Add(new GlbpChange(at, n, GlbpChangeKind.ForwarderState, $"{what} {GlbpText.State(old.State)} -> {GlbpText.State(f.State)}")
-                { Forwarder = number, From = GlbpText.State(old.State), To = GlbpText.State(f.State) });
+                Add(new GlbpChange(at, n, GlbpChangeKind.ForwarderStandIn, $"{what} taken over by {f.HolderAddress} standing in for its owner {Owner(f)}: {Forwarding(f)}")
+                { Forwarder = number, Member = f.HolderAddress, From = old.HolderAddress ?? "none", To = f.HolderAddress });
+            }
+            else if (old.StandIn && f.HolderAddress is not null && f.HolderAddress == f.OwnerAddress)
+            {
+                Add(new GlbpChange(at, n, GlbpChangeKind.ForwarderStandIn, $"{what} reclaimed by its owner {Owner(f)} from {old.HolderAddress}")
+                { Forwarder = number, Member = f.HolderAddress, From = old.HolderAddress ?? "none", To = f.HolderAddress });
+            }
+            else if (old.HolderAddress != f.HolderAddress || old.State != f.State)
+            {
+                Add(new GlbpChange(at, n, GlbpChangeKind.ForwarderState, $"{what} {Forwarding(old)} -> {Forwarding(f)}")
+                { Forwarder = number, Member = f.HolderAddress, From = old.HolderAddress ?? GlbpText.State(old.State), To = f.HolderAddress ?? GlbpText.State(f.State) });
             }
             else if (old.Weight != f.Weight)
             {
-                Add(new GlbpChange(at, n, GlbpChangeKind.ForwarderWeight, $"{what} weight {old.Weight} -> {f.Weight} on {Owner(f.Owner)}")
-                { Forwarder = number, Member = f.Owner, From = old.Weight?.ToString(System.Globalization.CultureInfo.InvariantCulture), To = f.Weight?.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                Add(new GlbpChange(at, n, GlbpChangeKind.ForwarderWeight, $"{what} weight {old.Weight} -> {f.Weight} on {f.HolderAddress}")
+                { Forwarder = number, Member = f.HolderAddress, From = old.Weight?.ToString(System.Globalization.CultureInfo.InvariantCulture), To = f.Weight?.ToString(System.Globalization.CultureInfo.InvariantCulture) });
             }
             else if (old.VirtualMac != f.VirtualMac)
             {
@@ -305,26 +333,52 @@ public sealed class GroupObserver
 
     private static string Num(byte b) => b.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    private static string Owner(uint? ip) => ip is uint a ? GlbpText.Ip(a) : "none";
+    private static string Owner(ForwarderSnapshot f) => f.OwnerMac is ulong mac
+        ? $"{f.OwnerAddress} ({GlbpText.Mac(mac)}){(f.OwnerLive ? "" : ", silent")}"
+        : "unknown";
 
-    private static string Forwarding(ObservedForwarder f) => f.State switch
-    {
-        GlbpVfState.Active => $"Active on {Owner(f.Owner)}, weight {f.Weight}",
-        null => "no live member advertises it",
-        _ => $"{GlbpText.State(f.State)}, no Active owner",
-    };
+    private static string Forwarding(ForwarderSnapshot f) => f.HolderAddress is null
+        ? (f.State is null ? "no live member advertises it" : "nobody forwards it")
+        : f.StandIn
+            ? $"Active on {f.HolderAddress} (secondary, weight {f.Weight}), redirect {f.RedirectRemaining} s and time-out {f.TimeoutRemaining} s left"
+            : $"Active on {f.HolderAddress}, weight {f.Weight}";
 
     private void Add(GlbpChange change) => _changes.Add(change);
 
     private readonly record struct MemberSnapshot(GlbpVgState? State, byte Priority, bool Silent);
 
+    /// <summary>
+    /// A forwarder as reported: the values a change is logged for. The countdown is shown, not logged (it moves
+    /// every second).
+    /// </summary>
+    private readonly record struct ForwarderSnapshot(ulong VirtualMac, GlbpVfState? State, string? HolderAddress, ulong? OwnerMac, string? OwnerAddress,
+        bool OwnerLive, bool StandIn, byte? Weight)
+    {
+        public ushort? RedirectRemaining { get; init; }
+
+        public ushort? TimeoutRemaining { get; init; }
+
+        public bool Equals(ForwarderSnapshot other) =>
+            VirtualMac == other.VirtualMac && State == other.State && HolderAddress == other.HolderAddress && OwnerMac == other.OwnerMac
+            && OwnerLive == other.OwnerLive && StandIn == other.StandIn && Weight == other.Weight;
+
+        public override int GetHashCode() => HashCode.Combine(VirtualMac, State, HolderAddress, OwnerMac, OwnerLive, StandIn, Weight);
+
+        public static ForwarderSnapshot Of(ObservedForwarder f) =>
+            new(f.VirtualMac, f.State, f.Holder?.Address, f.Owner?.Mac, f.Owner?.Address, f.OwnerLive, f.StandIn, f.Weight)
+            {
+                RedirectRemaining = f.RedirectRemaining,
+                TimeoutRemaining = f.TimeoutRemaining,
+            };
+    }
+
     /// <summary>What was last reported of a group: the baseline the next diff is taken against.</summary>
     private sealed record Snapshot(string? VirtualIp, GlbpTimers? Timers, GlbpAuthMode Authentication,
-        SortedDictionary<uint, MemberSnapshot> Members, SortedDictionary<byte, ObservedForwarder> Forwarders)
+        SortedDictionary<UInt128, MemberSnapshot> Members, SortedDictionary<byte, ForwarderSnapshot> Forwarders)
     {
         public static Snapshot Of(ObservedGroup g) => new(g.VirtualIp, g.Timers, g.Authentication,
-            new SortedDictionary<uint, MemberSnapshot>(g.MemberTable.Values.ToDictionary(m => m.Ip, m => new MemberSnapshot(m.State, m.Priority, m.IsSilent))),
-            new SortedDictionary<byte, ObservedForwarder>(g.Forwarders.ToDictionary(f => f.Number)));
+            new SortedDictionary<UInt128, MemberSnapshot>(g.MemberTable.Values.ToDictionary(m => m.Key, m => new MemberSnapshot(m.State, m.Priority, m.IsSilent))),
+            new SortedDictionary<byte, ForwarderSnapshot>(g.Forwarders.ToDictionary(f => f.Number, ForwarderSnapshot.Of)));
     }
 
     private sealed class GroupEntry(ObservedGroup group)

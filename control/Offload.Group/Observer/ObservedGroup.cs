@@ -9,23 +9,52 @@ public readonly record struct GlbpTimers(uint HelloMs, uint HoldMs, ushort Redir
 }
 
 /// <summary>What one member last told a group about one forwarder.</summary>
-public readonly record struct ForwarderAdvert(GlbpVfState State, byte Priority, byte Weight, ulong VirtualMac, long TimestampNanoseconds);
+public readonly record struct ForwarderAdvert(GlbpVfState State, byte Priority, byte Weight, ulong VirtualMac, long TimestampNanoseconds)
+{
+    public ushort TimeoutRemaining { get; init; }
 
-/// <summary>A router heard in a group, keyed by its source IPv4 address, as its last accepted message described it.</summary>
+    public ushort RedirectRemaining { get; init; }
+
+    public GlbpForwarderRole Role => GlbpOwnership.Role(Priority);
+
+    public static ForwarderAdvert From(in GlbpForwarder f, long at) =>
+        new(f.State, f.Priority, f.Weight, f.VirtualMac, at) { TimeoutRemaining = f.TimeoutRemaining, RedirectRemaining = f.RedirectRemaining };
+}
+
+/// <summary>
+/// A router heard in a group, keyed by its source address (IPv4 or IPv6), named by the MAC its GLBP header carries
+/// (its own), as its last accepted message described it.
+/// </summary>
 public sealed class ObservedMember
 {
     private readonly Dictionary<byte, ForwarderAdvert> _adverts = [];
 
-    internal ObservedMember(uint ip, long firstHeard)
+    internal ObservedMember(GlbpSource source, long firstHeard)
     {
-        Ip = ip;
+        Key = Of(source);
+        Ip = source.IsIpv6 ? 0 : source.Ipv4;
+        IsIpv6 = source.IsIpv6;
+        Address = source.IsIpv6 ? source.Address.ToString() : GlbpText.Ip(source.Ipv4);
         FirstHeardNanoseconds = firstHeard;
     }
 
+    internal static UInt128 Of(GlbpSource source) => source.IsIpv6 ? source.Ipv6 : ((UInt128)0xFFFF << 32) | source.Ipv4;
+
+    internal UInt128 Key { get; }
+
+    /// <summary>Its IPv4 address; 0 for a member heard over IPv6.</summary>
     public uint Ip { get; }
 
-    /// <summary>Ethernet source MAC of its last message.</summary>
+    public bool IsIpv6 { get; }
+
+    /// <summary>Its source address as text, IPv4 or IPv6.</summary>
+    public string Address { get; }
+
+    /// <summary>Its own MAC, from the GLBP header of its last message: how GLBP names a member.</summary>
     public ulong Mac { get; internal set; }
+
+    /// <summary>Ethernet source of its last message: for Cisco, one of the vMACs it forwards.</summary>
+    public ulong SourceMac { get; internal set; }
 
     /// <summary>Gateway state from its last Hello; null until a Hello was heard.</summary>
     public GlbpVgState? State { get; internal set; }
@@ -62,19 +91,40 @@ public sealed class ObservedMember
 
     /// <summary>When it goes silent unless heard again.</summary>
     public long ExpiresNanoseconds => LastHeardNanoseconds + (HoldMs * 1_000_000);
+
+    public override string ToString() => Address;
 }
 
 /// <summary>
-/// A forwarder as the group's members advertise it: the owner is the live member advertising it Active (highest
-/// forwarder priority, then highest address, the way GLBP settles two claims); listeners advertise it Listen.
+/// A forwarder as the group's members advertise it, read with <see cref="GlbpOwnership"/>: its owner is the member
+/// that advertises it with priority 167 (its primary, remembered while silent), its holder the live member that
+/// advertises it Active (the higher priority, then address, of two claims). A holder that is not the owner is a
+/// stand-in (a secondary, 135), counting the redirect and time-out down.
 /// </summary>
-public sealed record ObservedForwarder(byte Number, ulong VirtualMac, GlbpVfState? State, uint? Owner, ulong? OwnerMac, byte? Weight, byte? Priority)
+public sealed record ObservedForwarder(byte Number, ulong VirtualMac, GlbpVfState? State)
 {
-    public IReadOnlyList<uint> Listeners { get; init; } = [];
+    /// <summary>The live member forwarding it now, if any.</summary>
+    public ObservedMember? Holder { get; init; }
 
-    /// <summary>Equal in everything a change is reported for (listeners are shown, not logged).</summary>
-    internal bool SameAs(ObservedForwarder other) =>
-        VirtualMac == other.VirtualMac && State == other.State && Owner == other.Owner && Weight == other.Weight;
+    /// <summary>Its primary, as last heard (it may be silent: see <see cref="OwnerLive"/>).</summary>
+    public ObservedMember? Owner { get; init; }
+
+    public bool OwnerLive => Owner is { IsSilent: false };
+
+    /// <summary>The holder's advertised weight and priority.</summary>
+    public byte? Weight { get; init; }
+
+    public byte? Priority { get; init; }
+
+    /// <summary>Forwarded by a secondary standing in for its owner.</summary>
+    public bool StandIn => Holder is not null && Priority is byte p && GlbpOwnership.Role(p) == GlbpForwarderRole.Secondary;
+
+    /// <summary>What the stand-in (or, with none, the latest secondary) says is left; null while the owner forwards.</summary>
+    public ushort? RedirectRemaining { get; init; }
+
+    public ushort? TimeoutRemaining { get; init; }
+
+    public IReadOnlyList<ObservedMember> Listeners { get; init; } = [];
 }
 
 /// <summary>One GLBP group as an observer has learnt it.</summary>
@@ -92,9 +142,15 @@ public sealed class ObservedGroup
 
     public long Messages { get; internal set; }
 
-    internal Dictionary<uint, ObservedMember> MemberTable { get; } = [];
+    /// <summary>Heard over IPv6 (ff02::66).</summary>
+    public bool IsIpv6 { get; internal set; }
 
-    public IReadOnlyList<ObservedMember> Members => [.. MemberTable.Values.OrderBy(m => m.Ip)];
+    /// <summary>Messages whose authentication the observer could not check (no key given, or MD5 over IPv6).</summary>
+    public long Unverified { get; internal set; }
+
+    internal Dictionary<UInt128, ObservedMember> MemberTable { get; } = [];
+
+    public IReadOnlyList<ObservedMember> Members => [.. MemberTable.Values.OrderBy(m => m.Key)];
 
     /// <summary>The live member advertising Active (two claims: highest priority, then highest address).</summary>
     public ObservedMember? Active => Leader(GlbpVgState.Active);
@@ -107,6 +163,9 @@ public sealed class ObservedGroup
     public string? VirtualIp => Speaker?.VirtualIp;
 
     public GlbpTimers? Timers => Speaker?.Timers;
+
+    /// <summary>For an IPv6 group, the virtual link-local address Cisco builds from the group's forwarder-0 vMAC.</summary>
+    public string? VirtualLinkLocal => IsIpv6 ? GlbpVirtualMac.LinkLocalIpv6Text(Number) : null;
 
     /// <summary>Authentication of the last accepted message.</summary>
     public GlbpAuthMode Authentication { get; internal set; }
@@ -127,18 +186,34 @@ public sealed class ObservedGroup
             .Select(m => (Member: m, Advert: m.Adverts[number]))
             .ToList();
         var live = adverts.Where(a => !a.Member.IsSilent).ToList();
-        var owner = live.Where(a => a.Advert.State == GlbpVfState.Active)
-            .OrderByDescending(a => a.Advert.Priority).ThenByDescending(a => a.Member.Ip)
+        // Of two live primaries (two members that picked one number at once) the higher MAC keeps it; with none
+        // live, the last one heard is still its owner until the time-out removes it.
+        var owner = live.Where(a => a.Advert.Role == GlbpForwarderRole.Primary).OrderByDescending(a => a.Member.Mac).Select(a => a.Member).FirstOrDefault()
+            ?? adverts.Where(a => a.Advert.Role == GlbpForwarderRole.Primary).OrderByDescending(a => a.Advert.TimestampNanoseconds).Select(a => a.Member).FirstOrDefault();
+        var holder = live.Where(a => a.Advert.State == GlbpVfState.Active)
+            .OrderByDescending(a => a.Advert.Priority).ThenByDescending(a => a.Member.Key)
             .Select(a => ((ObservedMember, ForwarderAdvert)?)a).FirstOrDefault();
         var latest = adverts.MaxBy(a => a.Advert.TimestampNanoseconds);
-        uint[] listeners = [.. live.Where(a => a.Advert.State != GlbpVfState.Active).Select(a => a.Member.Ip).Order()];
-        if (owner is (ObservedMember m, ForwarderAdvert a))
-            return new(number, a.VirtualMac, GlbpVfState.Active, m.Ip, m.Mac, a.Weight, a.Priority) { Listeners = listeners };
-        GlbpVfState? state = live.Count > 0 ? GlbpVfState.Listen : null;
-        return new(number, latest.Advert.VirtualMac, state, null, null, null, null) { Listeners = listeners };
+        ObservedMember[] listeners = [.. live.Where(a => a.Advert.State != GlbpVfState.Active).Select(a => a.Member).OrderBy(m => m.Key)];
+        // The countdown: the stand-in's, else the latest secondary's that has started counting.
+        var counting = holder is (ObservedMember _, ForwarderAdvert h) && h.Role != GlbpForwarderRole.Primary
+            ? h
+            : live.Where(a => a.Advert.Role == GlbpForwarderRole.Secondary && a.Member.Timers is GlbpTimers t && a.Advert.TimeoutRemaining < t.TimeoutSeconds)
+                .Select(a => (ForwarderAdvert?)a.Advert).MaxBy(a => a!.Value.TimestampNanoseconds);
+        bool ownerForwards = holder is (ObservedMember hm, _) && hm == owner;
+        var forwarder = new ObservedForwarder(number, latest.Advert.VirtualMac, holder is not null ? GlbpVfState.Active : live.Count > 0 ? GlbpVfState.Listen : null)
+        {
+            Owner = owner,
+            Listeners = listeners,
+            RedirectRemaining = ownerForwards ? null : counting?.RedirectRemaining,
+            TimeoutRemaining = ownerForwards ? null : counting?.TimeoutRemaining,
+        };
+        if (holder is (ObservedMember m, ForwarderAdvert a))
+            forwarder = forwarder with { Holder = m, Weight = a.Weight, Priority = a.Priority, VirtualMac = a.VirtualMac };
+        return forwarder;
     }
 
     private ObservedMember? Leader(GlbpVgState state) =>
         MemberTable.Values.Where(m => !m.IsSilent && m.State == state)
-            .OrderByDescending(m => m.Priority).ThenByDescending(m => m.Ip).FirstOrDefault();
+            .OrderByDescending(m => m.Priority).ThenByDescending(m => m.Key).FirstOrDefault();
 }
