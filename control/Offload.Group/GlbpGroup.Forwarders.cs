@@ -353,6 +353,8 @@ public sealed partial class GlbpGroup
         if (from == to)
             return;
         f.State = to;
+        if (to == ForwarderState.Active)
+            _freshSource = f.Vmac;
         if (_state >= GatewayState.Listen)
             _sendNow = true;
         Log.ForwarderState(_log, _options.Group, f.Number, from, to, reason);

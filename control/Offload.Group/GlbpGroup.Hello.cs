@@ -19,6 +19,10 @@ public sealed partial class GlbpGroup
 
     private int _sourceRotation;
 
+    // A vMAC this member has just started forwarding: the next hello goes from it, so a learning switch points the
+    // vMAC at this port within one message of a takeover instead of flooding it (or sending it to the dead box).
+    private ulong _freshSource;
+
     private void SendHello(bool resign)
     {
         var writer = new GlbpWriter(_tx, new GlbpHeader(_options.Group, _options.LocalMac));
@@ -100,6 +104,10 @@ public sealed partial class GlbpGroup
     /// </summary>
     private ulong HelloSource()
     {
+        ulong fresh = _freshSource;
+        _freshSource = 0;
+        if (fresh != 0 && GlbpVirtualMac.TryParse(fresh, out _, out byte number) && _forwarders[number] is { State: ForwarderState.Active })
+            return fresh;
         int active = 0;
         foreach (var f in _forwarders)
         {

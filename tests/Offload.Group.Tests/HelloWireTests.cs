@@ -64,7 +64,10 @@ public class HelloWireTests
         var b = _lab.Add(2);
         _lab.RunSeconds(40);
         _lab.Crash(b);
-        _lab.RunSeconds(15);
+        _lab.RunSeconds(10.5);
+        Assert.That(a.Plane.Vmacs, Does.Contain(0x0007_B400_0102ul), "a stands in for b's forwarder");
+        Assert.That(a.LastSource, Is.EqualTo(0x0007_B400_0102ul), "the hello right after the takeover goes from the vMAC taken over, so switches relearn it");
+        _lab.RunSeconds(4.5);
         var sources = new HashSet<ulong>();
         for (int i = 0; i < 4; i++)
         {
