@@ -131,7 +131,7 @@ public sealed record GatewayConfig
 
     // System.Text.Json words its errors for programmers ("System.Nullable`1[System.Int32]", "could not be mapped to any
     // .NET member contained in type ..."): whoever wrote the file needs the JSON path and what belongs there.
-    internal static string Plain(JsonException e)
+    public static string Plain(JsonException e)
     {
         string path = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "$" : e.Path.TrimStart('$', '.');
         string message = e.Message;
