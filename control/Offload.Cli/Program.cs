@@ -77,6 +77,7 @@ root.Subcommands.Add(DevicesCommand.Create(json));
 root.Subcommands.Add(AgentCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ShowCommand.Create());
+root.Subcommands.Add(RouterCommand.Create());
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

@@ -54,5 +54,5 @@ public sealed class RouterMetrics
 
     internal void HealthChanged(string pool, string backend, bool up) => _healthChanges.WithLabels(pool, backend, up ? "up" : "down").Inc();
 
-    internal void Reload(bool applied) => _reloads.WithLabels(applied ? "applied" : "refused").Inc();
+    public void Reload(bool applied) => _reloads.WithLabels(applied ? "applied" : "refused").Inc();
 }
