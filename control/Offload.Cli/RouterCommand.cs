@@ -69,9 +69,9 @@ internal static class RouterCommand
         {
             host = RouterHost.StartAsync(config, loggers, cancellationToken).GetAwaiter().GetResult();
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
         {
-            return Fail($"cannot listen on {config.Listen} or {config.AdminListen}: {e.Message}");
+            return Fail($"cannot listen on {config.Listen}, {config.AdminListen}{(config.AgentListen is null ? "" : $" or {config.AgentListen} (agents)")}: {e.Message}");
         }
         using var hup = new SemaphoreSlim(0);
         using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>

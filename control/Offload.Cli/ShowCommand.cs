@@ -185,14 +185,15 @@ internal static class ShowCommand
         }
         console.Write(routes);
         var pools = new Table().Border(TableBorder.Simple);
-        foreach (var c in new[] { "Pool", "Balancing", "Backend", "Address", "Weight", "Checks", "In pool", "In flight" })
+        foreach (var c in new[] { "Pool", "Balancing", "Backend", "Address", "Weight", "Checks", "Agent", "Load", "In pool", "In flight" })
             pools.AddColumn(c);
         foreach (var p in view.Pools)
         {
             foreach (var b in p.Backends)
             {
                 pools.AddRow(Markup.Escape(p.Id), p.LoadBalancing + (p.AffinityCookie is null ? "" : $" + affinity ({Markup.Escape(p.AffinityCookie)})"), Markup.Escape(b.Id), b.Address,
-                    b.Weight.ToString(CultureInfo.InvariantCulture), p.Checked ? b.Active.ToLowerInvariant() : "none", b.Available ? "yes" : "no",
+                    b.Weight.ToString(CultureInfo.InvariantCulture), p.Checked ? b.Active.ToLowerInvariant() : "none", b.Agent,
+                    b.Load is { } load ? load.ToString("0.00", CultureInfo.InvariantCulture) : "-", b.Available ? "yes" : "no",
                     b.InFlight.ToString(CultureInfo.InvariantCulture));
             }
         }

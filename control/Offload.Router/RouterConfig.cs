@@ -40,13 +40,20 @@ public enum PoolBalancing
 {
     /// <summary>Ours: a random choice in proportion to each backend's weight (YARP has no weights).</summary>
     Weighted,
+
+    /// <summary>Ours: the backend whose agent reports the least load.</summary>
+    LeastLoaded,
+
+    /// <summary>Ours: two backends drawn by weight, the one whose agent reports less load.</summary>
+    PowerOfTwoLoad,
     RoundRobin,
     Random,
     LeastRequests,
     PowerOfTwo,
 }
 
-public sealed record BackendTarget(string Id, IPEndPoint Address, int Weight);
+/// <param name="Agent">The backend's <c>offload agent</c>, whose reports the router hears on <c>router.agentListen</c>.</param>
+public sealed record BackendTarget(string Id, IPEndPoint Address, int Weight, Offload.Balancer.Health.AgentEndpoint? Agent = null);
 
 /// <summary>The active HTTP check of a pool's backends, with the gateway's rise/fall meaning.</summary>
 public sealed record PoolCheck(string Path, StatusCodeSet Expect, TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall);
@@ -84,8 +91,13 @@ public sealed record RouterConfig
     /// <summary>Signs affinity cookies; null when no pool uses affinity.</summary>
     public byte[]? AffinityKey { get; init; }
 
+    public IPEndPoint? AgentListen { get; init; }
+
     public IReadOnlyList<PoolSpec> Pools { get; init; } = [];
     public IReadOnlyList<RouteSpec> Routes { get; init; } = [];
+
+    /// <summary>Every agent the pools name, once each.</summary>
+    public IEnumerable<AgentEndpoint> Agents => Pools.SelectMany(p => p.Backends).Select(b => b.Agent).OfType<AgentEndpoint>().DistinctBy(a => a.Id);
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -192,6 +204,21 @@ public sealed record RouterConfig
                 Problem("router.affinityKey", "missing: a pool sets affinityCookie, and the cookies are signed with this key (the same on every router)");
             }
 
+            IPEndPoint? agentListen = r.AgentListen is null ? null : EndPoint("router.agentListen", r.AgentListen, loopbackOnly: false);
+            var agents = new Dictionary<string, AgentEndpoint>(StringComparer.Ordinal);
+            foreach (var (b, at) in pools.SelectMany((p, i) => p.Backends.Select((b, j) => (b, $"pools[{i}].backends[{j}].agent"))))
+            {
+                if (b.Agent is not { } a)
+                    continue;
+                if (agents.TryGetValue(a.Id, out var seen) && (!seen.Key.Span.SequenceEqual(a.Key.Span) || seen.ExpectedInterval != a.ExpectedInterval))
+                    Problem(at, $"agent '{a.Id}' is configured elsewhere with another key or interval");
+                agents.TryAdd(a.Id, a);
+            }
+            if (agents.Count > 0 && agentListen is null && r.AgentListen is null)
+                Problem("router.agentListen", "missing: backends name agents, so the router needs an address to hear their reports on");
+            if (agents.Count == 0 && pools.Any(p => p.Balancing is PoolBalancing.LeastLoaded or PoolBalancing.PowerOfTwoLoad))
+                Problem("pools", "a pool balances by load, but no backend names an agent to report it");
+
             var routes = new List<RouteSpec>();
             var routeIds = new HashSet<string>(StringComparer.Ordinal);
             if (f.Routes is null || f.Routes.Count == 0)
@@ -217,6 +244,7 @@ public sealed record RouterConfig
                 HealthPath = healthPath,
                 LogLevel = level,
                 AffinityKey = key,
+                AgentListen = agentListen,
                 Pools = pools,
                 Routes = routes,
             };
@@ -231,6 +259,8 @@ public sealed record RouterConfig
             PoolBalancing? balancing = (p.LoadBalancing ?? "weighted").ToLowerInvariant() switch
             {
                 "weighted" => PoolBalancing.Weighted,
+                "least-loaded" => PoolBalancing.LeastLoaded,
+                "power-of-two-load" => PoolBalancing.PowerOfTwoLoad,
                 "round-robin" => PoolBalancing.RoundRobin,
                 "random" => PoolBalancing.Random,
                 "least-requests" => PoolBalancing.LeastRequests,
@@ -238,7 +268,7 @@ public sealed record RouterConfig
                 _ => null,
             };
             if (balancing is null)
-                Problem($"{path}.loadBalancing", $"'{p.LoadBalancing}' is not one of weighted, round-robin, random, least-requests, power-of-two");
+                Problem($"{path}.loadBalancing", $"'{p.LoadBalancing}' is not one of weighted, least-loaded, power-of-two-load, round-robin, random, least-requests, power-of-two");
             var backends = new List<BackendTarget>();
             var ids = new HashSet<string>(StringComparer.Ordinal);
             if (p.Backends is null || p.Backends.Count == 0)
@@ -261,8 +291,19 @@ public sealed record RouterConfig
                     Problem($"{at}.address", $"'{b.Address}' is not an IPv4 address");
                 int port = Int($"{at}.port", b.Port, 1, 65535, required: true) ?? 0;
                 int weight = Int($"{at}.weight", b.Weight, 0, 1_000_000) ?? 1;
+                AgentEndpoint? agent = null;
+                if (b.Agent is { } a)
+                {
+                    string aid = a.Id ?? bid;
+                    if (!Offload.Protocol.Agent.AgentProtocol.IsValidId(aid))
+                        Problem($"{at}.agent.id", $"'{aid}' must be 1..{Offload.Protocol.Agent.AgentProtocol.MaxIdLength} printable ASCII characters without spaces");
+                    if (string.IsNullOrEmpty(a.Key))
+                        Problem($"{at}.agent.key", "missing: the agent's HMAC key");
+                    int interval = Int($"{at}.agent.intervalMs", a.IntervalMs, 100, 3_600_000) ?? 1000;
+                    agent = new AgentEndpoint(aid, null, Encoding.UTF8.GetBytes(a.Key ?? ""), TimeSpan.FromMilliseconds(interval));
+                }
                 if (address is not null && port > 0)
-                    backends.Add(new BackendTarget(bid, new IPEndPoint(address, port), weight));
+                    backends.Add(new BackendTarget(bid, new IPEndPoint(address, port), weight, agent));
             }
             PoolCheck? check = null;
             if (p.Check is { } c)

@@ -29,6 +29,9 @@ public sealed class RouterSection
 
     /// <summary>Secret every router of the pool shares; signs the affinity cookies (at least 16 characters).</summary>
     public string? AffinityKey { get; set; }
+
+    /// <summary>host:port the router hears `offload agent` load reports on (agents list it as one more gateway).</summary>
+    public string? AgentListen { get; set; }
 }
 
 public sealed class PoolSection
@@ -36,7 +39,7 @@ public sealed class PoolSection
     /// <summary>The pool's id: the same backends the L4 services use, under the same ids.</summary>
     public string? Id { get; set; }
 
-    /// <summary>weighted (default), round-robin, random, least-requests, power-of-two.</summary>
+    /// <summary>weighted (default), least-loaded, power-of-two-load (by the agents' figures), round-robin, random, least-requests, power-of-two.</summary>
     public string? LoadBalancing { get; set; }
 
     public List<PoolBackendSection>? Backends { get; set; }
@@ -52,6 +55,16 @@ public sealed class PoolBackendSection
     public string? Address { get; set; }
     public int? Port { get; set; }
     public int? Weight { get; set; }
+    public PoolAgentSection? Agent { get; set; }
+}
+
+public sealed class PoolAgentSection
+{
+    /// <summary>The agent's id; default the backend's.</summary>
+    public string? Id { get; set; }
+
+    public string? Key { get; set; }
+    public int? IntervalMs { get; set; }
 }
 
 public sealed class PoolCheckSection

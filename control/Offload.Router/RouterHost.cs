@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Offload.Router.Agents;
 using Offload.Router.Health;
 using Offload.Router.LoadBalancing;
 using Offload.Router.Retries;
@@ -35,6 +36,7 @@ public sealed class RouterHost : IAsyncDisposable
     private readonly InMemoryConfigProvider _provider;
     private readonly IProxyStateLookup _state;
     private readonly ILogger _log;
+    private readonly AgentLoadFeed _agents;
     private readonly Lock _reloadLock = new();
     private readonly System.Net.IPEndPoint _listenAsGiven;
     private readonly System.Net.IPEndPoint _adminAsGiven;
@@ -42,8 +44,10 @@ public sealed class RouterHost : IAsyncDisposable
     private long _reloads;
     private int _disposed;
 
-    private RouterHost(RouterConfig config, WebApplication proxy, WebApplication admin, InMemoryConfigProvider provider, RouterMetrics metrics, ILogger log)
+    private RouterHost(RouterConfig config, WebApplication proxy, WebApplication admin, InMemoryConfigProvider provider, RouterMetrics metrics, AgentLoadFeed agents,
+        ILogger log)
     {
+        _agents = agents;
         _config = config;
         _listenAsGiven = config.Listen;
         _adminAsGiven = config.AdminListen;
@@ -66,6 +70,12 @@ public sealed class RouterHost : IAsyncDisposable
 
     public long Reloads => Interlocked.Read(ref _reloads);
 
+    /// <summary>Where agent reports are heard (the real port when 0 was asked for); null without <c>router.agentListen</c>.</summary>
+    public System.Net.IPEndPoint? AgentAddress => _agents.LocalEndPoint;
+
+    /// <summary>Agent reports taken and refused so far.</summary>
+    public (long Accepted, long Refused) AgentReports => (_agents.Accepted, _agents.Refused);
+
     /// <summary>Builds and starts both listeners.</summary>
     /// <exception cref="IOException">A listener's address is taken or cannot be bound.</exception>
     public static async Task<RouterHost> StartAsync(RouterConfig config, ILoggerFactory loggers, CancellationToken cancellationToken = default)
@@ -76,13 +86,19 @@ public sealed class RouterHost : IAsyncDisposable
         var (routes, clusters) = YarpConfig.Build(config);
         var provider = new InMemoryConfigProvider(routes, clusters);
 
+        var feed = new AgentLoadFeed(config.AgentListen is { } al ? new Offload.Balancer.Health.UdpAgentTransport(al) : null, config.Agents, TimeProvider.System,
+            loggers.CreateLogger<AgentLoadFeed>());
         var builder = Builder(loggers, config.Listen);
         builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(feed);
         // The key is the one the router started with; a reload that changes it is refused, see Reload.
         builder.Services.AddSingleton(new RouterKey(config.AffinityKey ?? new byte[32]));
         builder.Services.AddSingleton<IProxyConfigProvider>(provider);
         builder.Services.AddReverseProxy();
         builder.Services.AddSingleton<ILoadBalancingPolicy, WeightedPolicy>();
+        builder.Services.AddSingleton<ILoadBalancingPolicy, LeastLoadedPolicy>();
+        builder.Services.AddSingleton<ILoadBalancingPolicy, PowerOfTwoLoadPolicy>();
+        builder.Services.AddSingleton<IPassiveHealthCheckPolicy, AgentSilencePolicy>();
         builder.Services.AddSingleton<IActiveHealthCheckPolicy, RiseFallHealthPolicy>();
         builder.Services.AddSingleton<ISessionAffinityPolicy, SignedCookieAffinityPolicy>();
         builder.Services.AddRequestTimeouts();
@@ -105,7 +121,7 @@ public sealed class RouterHost : IAsyncDisposable
 
         var adminBuilder = Builder(loggers, config.AdminListen);
         var admin = adminBuilder.Build();
-        host = new RouterHost(config, proxy, admin, provider, metrics, loggers.CreateLogger<RouterHost>());
+        host = new RouterHost(config, proxy, admin, provider, metrics, feed, loggers.CreateLogger<RouterHost>());
         admin.MapGet("/health", () => Results.Text("ok\n"));
         admin.MapGet("/api/routes", () => Results.Json(host.View(), RoutesView.JsonOptions));
         admin.MapMetrics("/metrics", metrics.Registry);
@@ -121,6 +137,7 @@ public sealed class RouterHost : IAsyncDisposable
             await host.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+        feed.Start(host._state, proxy.Services.GetRequiredService<IDestinationHealthUpdater>());
         host.ProxyAddress = AddressOf(proxy);
         host.AdminAddress = AddressOf(admin);
         host._log.LogInformation("Router {Name}: proxy on {Proxy}, admin on {Admin}; {Routes} route(s) over {Pools} pool(s)",
@@ -150,7 +167,11 @@ public sealed class RouterHost : IAsyncDisposable
             else if (now.AffinityKey is null && next.AffinityKey is not null)
                 refusal = "router.affinityKey added: affinity needs the key from the start; restart the router";
             else if (!string.Equals(next.HealthPath, now.HealthPath, StringComparison.Ordinal))
-                refusal = $"router.healthPath changed: restart the router to move it";
+                refusal = "router.healthPath changed: restart the router to move it";
+            else if (!Equals(next.AgentListen, now.AgentListen))
+                refusal = "router.agentListen changed: restart the router to move it";
+            else
+                refusal = _agents.TryAdd(next.Agents);
             if (refusal is not null)
             {
                 Metrics.Reload(applied: false);
@@ -184,12 +205,17 @@ public sealed class RouterHost : IAsyncDisposable
             {
                 DestinationState? d = null;
                 cluster?.Destinations.TryGetValue(b.Id, out d);
-                backends.Add(new PoolBackendView(b.Id, b.Address.ToString(), b.Weight, d?.Health.Active.ToString() ?? "Unknown",
-                    d is not null && available?.Contains(d) == true && b.Weight > 0, d?.ConcurrentRequestCount ?? 0));
+                var load = d is null ? null : _agents.Of(d);
+                int weight = d is null ? b.Weight : _agents.WeightOf(d);
+                string agent = b.Agent is null ? "none" : _agents.IsSilent(b.Agent.Id) ? "silent" : load is null ? "waiting" : load.Drain ? "drain" : "fresh";
+                backends.Add(new PoolBackendView(b.Id, b.Address.ToString(), weight, d?.Health.Active.ToString() ?? "Unknown",
+                    d is not null && available?.Contains(d) == true && weight > 0, d?.ConcurrentRequestCount ?? 0, agent, load?.Figure));
             }
             pools.Add(new PoolView(pool.Id, pool.Balancing switch
             {
                 PoolBalancing.Weighted => "weighted",
+                PoolBalancing.LeastLoaded => "least-loaded",
+                PoolBalancing.PowerOfTwoLoad => "power-of-two-load",
                 PoolBalancing.RoundRobin => "round-robin",
                 PoolBalancing.Random => "random",
                 PoolBalancing.LeastRequests => "least-requests",
@@ -208,6 +234,7 @@ public sealed class RouterHost : IAsyncDisposable
         await _admin.StopAsync().ConfigureAwait(false);
         await _proxy.DisposeAsync().ConfigureAwait(false);
         await _admin.DisposeAsync().ConfigureAwait(false);
+        _agents.Dispose();
     }
 
     private void Count(HttpContext context)

@@ -15,4 +15,7 @@ public sealed record PoolView(string Id, string LoadBalancing, bool Checked, str
 
 /// <param name="Active">What the active checks say: Unknown (no result yet or no checks), Healthy, Unhealthy.</param>
 /// <param name="Available">Whether the pool gives it new requests now.</param>
-public sealed record PoolBackendView(string Id, string Address, int Weight, string Active, bool Available, int InFlight);
+/// <param name="Agent">none, waiting (not heard yet), fresh, drain or silent.</param>
+/// <param name="Load">The agent's last load figure (0..1), null before its first report.</param>
+/// <param name="Weight">The weight requests are shared by now: the agent's when it sets one, 0 while it drains.</param>
+public sealed record PoolBackendView(string Id, string Address, int Weight, string Active, bool Available, int InFlight, string Agent = "none", double? Load = null);

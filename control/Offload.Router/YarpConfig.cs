@@ -1,4 +1,5 @@
 using System.Globalization;
+using Offload.Router.Agents;
 using Offload.Router.Health;
 using Offload.Router.LoadBalancing;
 using Offload.Router.Retries;
@@ -35,30 +36,34 @@ internal static class YarpConfig
             b => new DestinationConfig
             {
                 Address = string.Create(CultureInfo.InvariantCulture, $"http://{b.Address}/"),
-                Metadata = new Dictionary<string, string> { [WeightKey] = b.Weight.ToString(CultureInfo.InvariantCulture) },
+                Metadata = b.Agent is { } agent
+                    ? new Dictionary<string, string> { [WeightKey] = b.Weight.ToString(CultureInfo.InvariantCulture), [AgentLoadFeed.AgentKey] = agent.Id }
+                    : new Dictionary<string, string> { [WeightKey] = b.Weight.ToString(CultureInfo.InvariantCulture) },
             },
             StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>();
-        HealthCheckConfig? health = null;
+        ActiveHealthCheckConfig? active = null;
         if (pool.Check is { } c)
         {
             metadata[RiseKey] = c.Rise.ToString(CultureInfo.InvariantCulture);
             metadata[FallKey] = c.Fall.ToString(CultureInfo.InvariantCulture);
             metadata[ExpectKey] = c.Expect.ToString();
             int q = c.Path.IndexOf('?', StringComparison.Ordinal);
-            health = new HealthCheckConfig
+            active = new ActiveHealthCheckConfig
             {
-                Active = new ActiveHealthCheckConfig
-                {
-                    Enabled = true,
-                    Interval = c.Interval,
-                    Timeout = c.Timeout,
-                    Policy = RiseFallHealthPolicy.PolicyName,
-                    Path = q < 0 ? c.Path : c.Path[..q],
-                    Query = q < 0 ? null : c.Path[q..],
-                },
+                Enabled = true,
+                Interval = c.Interval,
+                Timeout = c.Timeout,
+                Policy = RiseFallHealthPolicy.PolicyName,
+                Path = q < 0 ? c.Path : c.Path[..q],
+                Query = q < 0 ? null : c.Path[q..],
             };
         }
+        // Agents speak through YARP's passive state (AgentLoadFeed): a silent agent's backend is out of every pool.
+        var passive = pool.Backends.Any(b => b.Agent is not null)
+            ? new PassiveHealthCheckConfig { Enabled = true, Policy = AgentLoadFeed.PassivePolicyName }
+            : null;
+        var health = active is null && passive is null ? null : new HealthCheckConfig { Active = active, Passive = passive };
         return new ClusterConfig
         {
             ClusterId = pool.Id,
@@ -66,6 +71,8 @@ internal static class YarpConfig
             LoadBalancingPolicy = pool.Balancing switch
             {
                 PoolBalancing.Weighted => WeightedPolicy.PolicyName,
+                PoolBalancing.LeastLoaded => LeastLoadedPolicy.PolicyName,
+                PoolBalancing.PowerOfTwoLoad => PowerOfTwoLoadPolicy.PolicyName,
                 PoolBalancing.RoundRobin => Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.RoundRobin,
                 PoolBalancing.Random => Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.Random,
                 PoolBalancing.LeastRequests => Yarp.ReverseProxy.LoadBalancing.LoadBalancingPolicies.LeastRequests,

@@ -37,6 +37,6 @@ public sealed class AdminTests
             Assert.That(health.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the gateways check the router on its proxy listener");
         var view = JsonSerializer.Deserialize<RoutesView>(await admin.GetStringAsync(new Uri("/api/routes", UriKind.Relative)), RoutesView.JsonOptions)!;
         Assert.That(view.Routes.Single().Path, Is.EqualTo("/site/{**offload-rest}"));
-        Assert.That(view.Pools.Single().Backends.Single(), Is.EqualTo(new PoolBackendView("b1", $"127.0.0.1:{b.Port}", 1, "Unknown", true, 0)));
+        Assert.That(view.Pools.Single().Backends.Single(), Is.EqualTo(new PoolBackendView("b1", $"127.0.0.1:{b.Port}", 1, "Unknown", true, 0, "none", null)));
     }
 }
