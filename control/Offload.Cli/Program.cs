@@ -61,6 +61,7 @@ var bench = new Command("bench", "benchmarks that print figures") { benchDatapla
 bench.Subcommands.Add(BenchBalancer.Command());
 bench.Subcommands.Add(BenchGroup.Create(json));
 bench.Subcommands.Add(BenchDevice.Command(json));
+bench.Subcommands.Add(BenchRouter.Command(json));
 root.Subcommands.Add(bench);
 
 // offload glbp watch

@@ -109,3 +109,28 @@ public class RouterCommandTests
         Assert.That(err, Does.Contain("is `offload router` running?"));
     }
 }
+
+/// <summary>`offload bench router` end to end: wrk, HAProxy and nginx from Debian, the router as a child process.</summary>
+[NonParallelizable]
+[Category("System")]
+public class BenchRouterTests
+{
+    [Test]
+    public void Bench_router_json_has_a_row_per_proxy_with_figures_and_the_idle_rss()
+    {
+        using var output = new StringWriter();
+        var (rc, err) = StandardError.Capture(() => BenchRouter.Run(asJson: true, seconds: 1, connections: 8, output));
+        Assert.That(rc, Is.Zero, err);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(output.ToString())!;
+        var rows = json["rows"]!.AsArray();
+        Assert.That(rows.Select(r => (string)r!["proxy"]!), Is.EqualTo(new[] { "direct", "offload", "haproxy", "nginx" }));
+        foreach (var r in rows)
+        {
+            Assert.That((double)r!["requests_per_second"]!, Is.GreaterThan(0), (string)r["proxy"]!);
+            Assert.That((double)r["p99_ms"]!, Is.GreaterThanOrEqualTo((double)r["p50_ms"]!), (string)r["proxy"]!);
+            Assert.That((long)r["errors"]!, Is.Zero, (string)r["proxy"]!);
+        }
+        Assert.That((int)json["idle_connections"]!, Is.EqualTo(10_000));
+        Assert.That((long)json["router_rss_bytes"]!, Is.GreaterThan((long)json["router_rss_before_idle_connections_bytes"]!));
+    }
+}
