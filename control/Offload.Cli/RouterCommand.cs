@@ -62,6 +62,8 @@ internal static class RouterCommand
             return Fail(e.Message);
         }
 
+        if (verbose)
+            config = config with { LogLevel = "debug" };
         using var loggers = DaemonLogging.CreateConsole(config.LogLevel, verbose, config.Name);
         var log = loggers.CreateLogger("Offload.Cli.Router");
         RouterHost host;

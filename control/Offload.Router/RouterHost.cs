@@ -88,7 +88,7 @@ public sealed class RouterHost : IAsyncDisposable
 
         var feed = new AgentLoadFeed(config.AgentListen is { } al ? new Offload.Balancer.Health.UdpAgentTransport(al) : null, config.Agents, TimeProvider.System,
             loggers.CreateLogger<AgentLoadFeed>());
-        var builder = Builder(loggers, config.Listen);
+        var builder = Builder(loggers, config.Listen, config.LogLevel);
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(feed);
         // The key is the one the router started with; a reload that changes it is refused, see Reload.
@@ -119,7 +119,7 @@ public sealed class RouterHost : IAsyncDisposable
             pipeline.UsePassiveHealthChecks();
         });
 
-        var adminBuilder = Builder(loggers, config.AdminListen);
+        var adminBuilder = Builder(loggers, config.AdminListen, config.LogLevel);
         var admin = adminBuilder.Build();
         host = new RouterHost(config, proxy, admin, provider, metrics, feed, loggers.CreateLogger<RouterHost>());
         admin.MapGet("/health", () => Results.Text("ok\n"));
@@ -258,14 +258,48 @@ public sealed class RouterHost : IAsyncDisposable
         }
     }
 
-    private static WebApplicationBuilder Builder(ILoggerFactory loggers, System.Net.IPEndPoint listen)
+    private static WebApplicationBuilder Builder(ILoggerFactory loggers, System.Net.IPEndPoint listen, string level)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
-        builder.Services.Replace(ServiceDescriptor.Singleton(loggers));
+        builder.Logging.AddProvider(new ForwardingLoggerProvider(loggers));
+        // Below the configured level nothing reaches the caller's loggers at all. The hosting's request diagnostics stay off
+        // whatever the level: enabled, they start an Activity per request that HttpClient then carries upstream (a
+        // traceparent header and a child activity each time), which cost the router a third of its throughput; the
+        // router's own metrics count requests instead.
+        builder.Logging.SetMinimumLevel(Offload.Daemon.DaemonLogging.ParseLevel(level) switch
+        {
+            Serilog.Events.LogEventLevel.Verbose => LogLevel.Trace,
+            Serilog.Events.LogEventLevel.Debug => LogLevel.Debug,
+            Serilog.Events.LogEventLevel.Warning => LogLevel.Warning,
+            Serilog.Events.LogEventLevel.Error => LogLevel.Error,
+            Serilog.Events.LogEventLevel.Fatal => LogLevel.Critical,
+            _ => LogLevel.Information,
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.WebHost.ConfigureKestrel(k => k.Listen(listen));
         return builder;
+    }
+
+    /// <summary>
+    /// Hands the host's loggers to the caller's factory (Serilog in the CLI) while ASP.NET Core's own factory keeps the
+    /// scopes (given the Serilog factory directly, the host opens a Serilog scope for every request and connection) and
+    /// its per-category filters.
+    /// </summary>
+    private sealed class ForwardingLoggerProvider(ILoggerFactory target) : ILoggerProvider, ISupportExternalScope
+    {
+        public ILogger CreateLogger(string categoryName) => target.CreateLogger(categoryName);
+
+        public void SetScopeProvider(IExternalScopeProvider scopeProvider)
+        {
+            // Scopes stay with the host's factory: nothing the router logs reads them.
+        }
+
+        public void Dispose()
+        {
+            // The caller owns the target factory.
+        }
     }
 
     private static Uri AddressOf(WebApplication app)

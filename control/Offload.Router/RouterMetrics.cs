@@ -14,6 +14,13 @@ public sealed class RouterMetrics
     private readonly Counter _healthChanges;
     private readonly Counter _reloads;
 
+    static RouterMetrics()
+    {
+        // prometheus-net's default registry would otherwise listen to every .NET meter and event counter in the process
+        // (Kestrel's, ASP.NET's and HttpClient's record per request), work for figures this router never exports.
+        Metrics.SuppressDefaultMetrics();
+    }
+
     public RouterMetrics(string router)
     {
         Registry = Metrics.NewCustomRegistry();
