@@ -1,39 +1,32 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using System.Text.Json;
 using Offload.Balancer.Health;
 using Offload.Daemon;
 
 namespace Offload.Router;
 
 /// <summary>A router config that cannot run: every problem found, each with its JSON path.</summary>
-public sealed class RouterConfigException : Exception
+public sealed class RouterConfigException : ConfigFileException
 {
     public RouterConfigException(string source, IReadOnlyList<string> problems)
-        : base($"{source}: {problems.Count} problem(s) in the configuration:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems))
+        : base(source, problems)
     {
-        Problems = problems;
     }
 
     public RouterConfigException()
-        : this("config", [])
     {
     }
 
     public RouterConfigException(string message)
         : base(message)
     {
-        Problems = [message];
     }
 
     public RouterConfigException(string message, Exception innerException)
         : base(message, innerException)
     {
-        Problems = [message];
     }
-
-    public IReadOnlyList<string> Problems { get; } = [];
 }
 
 public enum PoolBalancing
@@ -99,43 +92,13 @@ public sealed record RouterConfig
     /// <summary>Every agent the pools name, once each.</summary>
     public IEnumerable<AgentEndpoint> Agents => Pools.SelectMany(p => p.Backends).Select(b => b.Agent).OfType<AgentEndpoint>().DistinctBy(a => a.Id);
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNameCaseInsensitive = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
-    };
-
     /// <exception cref="RouterConfigException">The file is missing, not JSON, or invalid (all problems listed).</exception>
-    public static RouterConfig Load(string path)
-    {
-        string text;
-        try
-        {
-            text = BoundedFile.ReadAllText(path);
-        }
-        catch (InputFileException e)
-        {
-            throw new RouterConfigException($"cannot read the configuration file {e.Message}", e);
-        }
-        return Parse(text, path);
-    }
+    public static RouterConfig Load(string path) => Parse(ConfigJson.ReadText(path, (m, e) => new RouterConfigException(m, e)), path);
 
     /// <exception cref="RouterConfigException">Not JSON, or invalid (all problems listed).</exception>
     public static RouterConfig Parse(string json, string source = "config")
     {
-        RouterConfigFile? file;
-        try
-        {
-            file = JsonSerializer.Deserialize<RouterConfigFile>(json, Json);
-        }
-        catch (JsonException e)
-        {
-            throw new RouterConfigException(source, [GatewayConfig.Plain(e)]);
-        }
-        if (file is null)
-            throw new RouterConfigException(source, ["$: the file holds no configuration (null)"]);
+        var file = ConfigJson.Deserialize<RouterConfigFile>(json, source, (s, p) => new RouterConfigException(s, p));
         var v = new Validator();
         var config = v.Build(file);
         if (v.Problems.Count > 0 || config is null)
@@ -143,20 +106,8 @@ public sealed record RouterConfig
         return config;
     }
 
-    private sealed class Validator
+    private sealed class Validator : ConfigValidator
     {
-        public List<string> Problems { get; } = [];
-
-        private void Problem(string path, string what) => Problems.Add($"{path}: {what}");
-
-        private bool NotNull<T>(string path, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] T? entry)
-            where T : class
-        {
-            if (entry is null)
-                Problem(path, "null: give an object here or remove the entry");
-            return entry is not null;
-        }
-
         public RouterConfig? Build(RouterConfigFile f)
         {
             var r = f.Router;
@@ -425,22 +376,6 @@ public sealed record RouterConfig
         }
 
         private static bool IsId(string id) => id.Length is > 0 and <= 64 && id.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '-' or '_' or '.');
-
-        private int? Int(string path, int? value, int min, int max, bool required = false)
-        {
-            if (value is null)
-            {
-                if (required)
-                    Problem(path, "missing");
-                return null;
-            }
-            if (value < min || value > max)
-            {
-                Problem(path, string.Create(CultureInfo.InvariantCulture, $"{value} is outside {min}..{max}"));
-                return null;
-            }
-            return value;
-        }
 
         private IPEndPoint? EndPoint(string path, string text, bool loopbackOnly)
         {
