@@ -267,7 +267,7 @@ public sealed class RouterHost : IAsyncDisposable
         // whatever the level: enabled, they start an Activity per request that HttpClient then carries upstream (a
         // traceparent header and a child activity each time), which cost the router a third of its throughput; the
         // router's own metrics count requests instead.
-        builder.Logging.SetMinimumLevel(Offload.Daemon.DaemonLogging.ParseLevel(level) switch
+        var min = Offload.Daemon.DaemonLogging.ParseLevel(level) switch
         {
             Serilog.Events.LogEventLevel.Verbose => LogLevel.Trace,
             Serilog.Events.LogEventLevel.Debug => LogLevel.Debug,
@@ -275,7 +275,17 @@ public sealed class RouterHost : IAsyncDisposable
             Serilog.Events.LogEventLevel.Error => LogLevel.Error,
             Serilog.Events.LogEventLevel.Fatal => LogLevel.Critical,
             _ => LogLevel.Information,
-        });
+        };
+        builder.Logging.SetMinimumLevel(min);
+        if (min >= LogLevel.Information)
+        {
+            // Above debug, nothing per request: ASP.NET's and YARP's lines for each request, a stack trace for each request
+            // that failed upstream and for each failed probe. Requests and failures are counted in /metrics; health changes
+            // are logged once each (YARP's DestinationHealthUpdater, AgentLoadFeed).
+            builder.Logging.AddFilter("Microsoft.AspNetCore", (LogLevel)Math.Max((int)min, (int)LogLevel.Warning));
+            builder.Logging.AddFilter("Yarp.ReverseProxy.Forwarder", (LogLevel)Math.Max((int)min, (int)LogLevel.Error));
+            builder.Logging.AddFilter("Yarp.ReverseProxy.Health.ActiveHealthCheckMonitor", (LogLevel)Math.Max((int)min, (int)LogLevel.Error));
+        }
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.WebHost.ConfigureKestrel(k => k.Listen(listen));
