@@ -134,3 +134,83 @@ public class BenchRouterTests
         Assert.That((long)json["router_rss_bytes"]!, Is.GreaterThan((long)json["router_rss_before_idle_connections_bytes"]!));
     }
 }
+
+/// <summary>`offload router` as its own process: SIGHUP reloads the file, SIGTERM stops it cleanly.</summary>
+[NonParallelizable]
+[Category("System")]
+public class RouterProcessTests
+{
+    private static string Config(string routeId) => $$"""
+        {
+          "router": { "name": "proc-router", "listen": "127.0.0.1:0", "adminListen": "127.0.0.1:0" },
+          "pools": [ { "id": "web", "backends": [ { "id": "web-1", "address": "127.0.0.1", "port": 9 } ] } ],
+          "routes": [ { "id": "{{routeId}}", "pool": "web" } ]
+        }
+        """;
+
+    private static void Signal(int pid, string signal)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", $"-{signal} {pid}")!;
+        kill.WaitForExit();
+        Assert.That(kill.ExitCode, Is.Zero, $"kill -{signal}");
+    }
+
+    [Test]
+    public void Sighup_reloads_the_file_and_sigterm_stops_the_router_with_exit_0()
+    {
+        string file = Path.GetTempFileName();
+        File.WriteAllText(file, Config("before"));
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", $"\"{typeof(RouterCommand).Assembly.Location}\" router --config {file}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var router = System.Diagnostics.Process.Start(psi)!;
+        var lines = new System.Collections.Concurrent.BlockingCollection<string>();
+        router.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                lines.Add(e.Data);
+        };
+        router.ErrorDataReceived += (_, _) => { };
+        router.BeginOutputReadLine();
+        router.BeginErrorReadLine();
+        try
+        {
+            Uri? admin = null;
+            var end = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (admin is null && DateTime.UtcNow < end && lines.TryTake(out string? line, TimeSpan.FromSeconds(60)))
+            {
+                var m = System.Text.RegularExpressions.Regex.Match(line, @"admin \(metrics, health, routes\) on (http://\S+/)");
+                if (m.Success)
+                    admin = new Uri(m.Groups[1].Value);
+            }
+            Assert.That(admin, Is.Not.Null, "the router said where its admin listener is");
+            using var http = new HttpClient { BaseAddress = admin };
+            string Routes() => http.GetStringAsync(new Uri("/api/routes", UriKind.Relative)).GetAwaiter().GetResult();
+            Assert.That(Routes(), Does.Contain("\"before\""));
+
+            File.WriteAllText(file, Config("after"));
+            Signal(router.Id, "HUP");
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (!Routes().Contains("\"after\"", StringComparison.Ordinal))
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(until), "SIGHUP did not reload the file within 10 s");
+                Thread.Sleep(20);
+            }
+            Assert.That(router.HasExited, Is.False, "SIGHUP must not end the router");
+
+            Signal(router.Id, "TERM");
+            Assert.That(router.WaitForExit(30_000), Is.True, "SIGTERM stops the router");
+            Assert.That(router.ExitCode, Is.Zero);
+            router.WaitForExit();
+            Assert.That(lines, Has.Some.Contains("stopped after 1 reload(s)"));
+        }
+        finally
+        {
+            if (!router.HasExited)
+                router.Kill();
+            File.Delete(file);
+        }
+    }
+}
