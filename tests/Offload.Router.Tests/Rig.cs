@@ -45,6 +45,9 @@ internal sealed class Backend : IAsyncDisposable
 
     public ConcurrentQueue<string> Seen { get; } = new();
 
+    /// <summary>The header names of every request that reached the backend, lower case.</summary>
+    public ConcurrentQueue<string[]> Headers { get; } = new();
+
     public static async Task<Backend> StartAsync(string id)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -72,6 +75,7 @@ internal sealed class Backend : IAsyncDisposable
         try
         {
             Seen.Enqueue($"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}");
+            Headers.Enqueue([.. context.Request.Headers.Keys.Select(k => k.ToLowerInvariant())]);
             if (int.TryParse(context.Request.Query["delay"], out int delay))
                 await Task.Delay(delay, context.RequestAborted).ConfigureAwait(false);
             context.Response.Headers["X-Backend"] = Id;
