@@ -61,6 +61,7 @@ var bench = new Command("bench", "benchmarks that print figures") { benchDatapla
 bench.Subcommands.Add(BenchBalancer.Command());
 bench.Subcommands.Add(BenchGroup.Create(json));
 bench.Subcommands.Add(BenchDevice.Command(json));
+bench.Subcommands.Add(BenchRouter.Command(json));
 root.Subcommands.Add(bench);
 
 // offload glbp watch
@@ -77,6 +78,7 @@ root.Subcommands.Add(DevicesCommand.Create(json));
 root.Subcommands.Add(AgentCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ShowCommand.Create());
+root.Subcommands.Add(RouterCommand.Create());
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

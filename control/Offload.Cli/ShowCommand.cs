@@ -14,12 +14,16 @@ internal static class ShowCommand
 {
     public static readonly Uri DefaultApi = new($"http://127.0.0.1:{GatewayConfig.DefaultApiPort}/");
 
+    /// <summary>A router's admin listener by default (<c>offload show routes</c> asks a router, not a gateway).</summary>
+    public static readonly Uri DefaultRouterApi = new($"http://127.0.0.1:{Offload.Router.RouterConfig.DefaultAdminPort}/");
+
     public static Command Create()
     {
-        var show = new Command("show", "show a running gateway's state (asks its local API)");
-        foreach (var (name, what) in new[] { ("glbp", "GLBP groups and forwarders"), ("flows", "sessions in the flow table"), ("backends", "backends: health, weight, load, sessions") })
+        var show = new Command("show", "show a running gateway's or router's state (asks its local API)");
+        foreach (var (name, what) in new[] { ("glbp", "GLBP groups and forwarders"), ("flows", "sessions in the flow table"), ("backends", "backends: health, weight, load, sessions"),
+            ("routes", "a router's routes and its pools' backends: health, weight, requests in flight") })
         {
-            var api = new Option<string?>("--api") { Description = $"the daemon's API (default {DefaultApi})" };
+            var api = new Option<string?>("--api") { Description = name == "routes" ? $"the router's admin listener (default {DefaultRouterApi})" : $"the daemon's API (default {DefaultApi})" };
             var json = new Option<bool>("--json") { Description = "print the API's JSON instead of a table" };
             var limit = new Option<int>("--limit") { Description = "flows: how many to list", DefaultValueFactory = _ => 50 };
             var command = new Command(name, what) { api, json };
@@ -35,7 +39,7 @@ internal static class ShowCommand
     public static int Run(string what, string? api, bool json, int limit, TextWriter output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        Uri baseUri = DefaultApi;
+        Uri baseUri = what == "routes" ? DefaultRouterApi : DefaultApi;
         if (api is not null && (!Uri.TryCreate(api.EndsWith('/') ? api : api + "/", UriKind.Absolute, out baseUri!) || baseUri.Scheme != Uri.UriSchemeHttp))
         {
             Console.Error.WriteLine($"offload: --api '{api}' is not an http:// URL such as {DefaultApi}");
@@ -51,6 +55,7 @@ internal static class ShowCommand
             "glbp" => "api/glbp",
             "flows" => string.Create(CultureInfo.InvariantCulture, $"api/flows?limit={limit}"),
             "backends" => "api/backends",
+            "routes" => "api/routes",
             _ => throw new ArgumentException($"nothing to show called '{what}'", nameof(what)),
         };
         using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(10) };
@@ -67,7 +72,9 @@ internal static class ShowCommand
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            Console.Error.WriteLine($"offload: cannot reach the gateway's API at {baseUri} ({e.Message}); is `offload run` running?");
+            Console.Error.WriteLine(what == "routes"
+                ? $"offload: cannot reach the router's admin listener at {baseUri} ({e.Message}); is `offload router` running?"
+                : $"offload: cannot reach the gateway's API at {baseUri} ({e.Message}); is `offload run` running?");
             return 1;
         }
         if (json)
@@ -90,6 +97,9 @@ internal static class ShowCommand
                 break;
             case "flows":
                 PrintFlows(console, System.Text.Json.JsonSerializer.Deserialize<FlowsView>(body, LocalApi.JsonOptions)!);
+                break;
+            case "routes":
+                PrintRoutes(console, System.Text.Json.JsonSerializer.Deserialize<Offload.Router.RoutesView>(body, Offload.Router.RoutesView.JsonOptions)!);
                 break;
             default:
                 PrintBackends(console, System.Text.Json.JsonSerializer.Deserialize<BackendsView>(body, LocalApi.JsonOptions)!);
@@ -159,6 +169,35 @@ internal static class ShowCommand
         console.Write(table);
         if (view.AgentReportsRefused is { Count: > 0 } all)
             console.WriteLine($"Agent reports refused: {Refusals(all)}");
+    }
+
+    private static void PrintRoutes(IAnsiConsole console, Offload.Router.RoutesView view)
+    {
+        console.WriteLine($"{view.Router}: {view.Routes.Count} route(s) over {view.Pools.Count} pool(s), proxy at {view.Config}, {view.Reloads} reload(s)");
+        var routes = new Table().Border(TableBorder.Simple);
+        foreach (var c in new[] { "Route", "Hosts", "Path", "Methods", "Headers", "Pool", "Timeout", "Retries" })
+            routes.AddColumn(c);
+        foreach (var r in view.Routes)
+        {
+            routes.AddRow(Markup.Escape(r.Id), Markup.Escape(r.Hosts.Count == 0 ? "*" : string.Join(' ', r.Hosts)), Markup.Escape(r.Path ?? "*"),
+                r.Methods.Count == 0 ? "*" : string.Join(' ', r.Methods), Markup.Escape(r.Headers.Count == 0 ? "-" : string.Join("; ", r.Headers)), Markup.Escape(r.Pool),
+                r.TimeoutMs is { } t ? string.Create(CultureInfo.InvariantCulture, $"{t:0} ms") : "-", r.Retries.ToString(CultureInfo.InvariantCulture));
+        }
+        console.Write(routes);
+        var pools = new Table().Border(TableBorder.Simple);
+        foreach (var c in new[] { "Pool", "Balancing", "Backend", "Address", "Weight", "Checks", "Agent", "Load", "In pool", "In flight" })
+            pools.AddColumn(c);
+        foreach (var p in view.Pools)
+        {
+            foreach (var b in p.Backends)
+            {
+                pools.AddRow(Markup.Escape(p.Id), p.LoadBalancing + (p.AffinityCookie is null ? "" : $" + affinity ({Markup.Escape(p.AffinityCookie)})"), Markup.Escape(b.Id), b.Address,
+                    b.Weight.ToString(CultureInfo.InvariantCulture), p.Checked ? b.Active.ToLowerInvariant() : "none", b.Agent,
+                    b.Load is { } load ? load.ToString("0.00", CultureInfo.InvariantCulture) : "-", b.Available ? "yes" : "no",
+                    b.InFlight.ToString(CultureInfo.InvariantCulture));
+            }
+        }
+        console.Write(pools);
     }
 
     private static string Refusals(IReadOnlyDictionary<string, long>? byReason) =>

@@ -12,33 +12,27 @@ using Offload.Protocol.Glbp;
 
 namespace Offload.Daemon;
 
-/// <summary>A config that cannot run: every problem found, each with its JSON path.</summary>
-public sealed class GatewayConfigException : Exception
+/// <summary>A gateway config that cannot run: every problem found, each with its JSON path.</summary>
+public sealed class GatewayConfigException : ConfigFileException
 {
     public GatewayConfigException(string source, IReadOnlyList<string> problems)
-        : base($"{source}: {problems.Count} problem(s) in the configuration:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems))
+        : base(source, problems)
     {
-        Problems = problems;
     }
 
     public GatewayConfigException()
-        : this("config", [])
     {
     }
 
     public GatewayConfigException(string message)
         : base(message)
     {
-        Problems = [message];
     }
 
     public GatewayConfigException(string message, Exception innerException)
         : base(message, innerException)
     {
-        Problems = [message];
     }
-
-    public IReadOnlyList<string> Problems { get; } = [];
 }
 
 public sealed record HealthCheckSpec(bool Http, IPEndPoint Target, string Path, TimeSpan Interval, TimeSpan Timeout, int Rise, int Fall);
@@ -85,43 +79,13 @@ public sealed record GatewayConfig
     /// <summary>What runs but may not do what was meant, each with its JSON path; the daemon prints them at start.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNameCaseInsensitive = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
-    };
-
     /// <exception cref="GatewayConfigException">The file is missing, not JSON, or invalid (all problems listed).</exception>
-    public static GatewayConfig Load(string path)
-    {
-        string text;
-        try
-        {
-            text = BoundedFile.ReadAllText(path);
-        }
-        catch (InputFileException e)
-        {
-            throw new GatewayConfigException($"cannot read the configuration file {e.Message}", e);
-        }
-        return Parse(text, path);
-    }
+    public static GatewayConfig Load(string path) => Parse(ConfigJson.ReadText(path, (m, e) => new GatewayConfigException(m, e)), path);
 
     /// <exception cref="GatewayConfigException">Not JSON, or invalid (all problems listed).</exception>
     public static GatewayConfig Parse(string json, string source = "config")
     {
-        ConfigFile? file;
-        try
-        {
-            file = JsonSerializer.Deserialize<ConfigFile>(json, Json);
-        }
-        catch (JsonException e)
-        {
-            throw new GatewayConfigException(source, [Plain(e)]);
-        }
-        if (file is null)
-            throw new GatewayConfigException(source, ["$: the file holds no configuration (null)"]);
+        var file = ConfigJson.Deserialize<ConfigFile>(json, source, (s, p) => new GatewayConfigException(s, p));
         var v = new Validator();
         var config = v.Build(file);
         if (v.Problems.Count > 0 || config is null)
@@ -131,7 +95,7 @@ public sealed record GatewayConfig
 
     // System.Text.Json words its errors for programmers ("System.Nullable`1[System.Int32]", "could not be mapped to any
     // .NET member contained in type ..."): whoever wrote the file needs the JSON path and what belongs there.
-    internal static string Plain(JsonException e)
+    public static string Plain(JsonException e)
     {
         string path = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "$" : e.Path.TrimStart('$', '.');
         string message = e.Message;
@@ -179,23 +143,8 @@ public sealed record GatewayConfig
         return "of the expected kind";
     }
 
-    private sealed class Validator
+    private sealed class Validator : ConfigValidator
     {
-        public List<string> Problems { get; } = [];
-
-        public List<string> Warnings { get; } = [];
-
-        private void Problem(string path, string what) => Problems.Add($"{path}: {what}");
-
-        // System.Text.Json fills a list entry written as null with null whatever the element's annotation says.
-        private bool NotNull<T>(string path, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] T? entry)
-            where T : class
-        {
-            if (entry is null)
-                Problem(path, "null: give an object here or remove the entry");
-            return entry is not null;
-        }
-
         public GatewayConfig? Build(ConfigFile f)
         {
             var gw = f.Gateway;
@@ -654,22 +603,6 @@ public sealed record GatewayConfig
             if (Problems.Count > before)
                 return null;
             return new SyncOptions { LocalIp = localIp, Key = Encoding.UTF8.GetBytes(s.Key!), Peers = peers, Port = (ushort)port };
-        }
-
-        private int? Int(string path, int? value, int min, int max, bool required = false)
-        {
-            if (value is null)
-            {
-                if (required)
-                    Problem(path, "missing");
-                return null;
-            }
-            if (value < min || value > max)
-            {
-                Problem(path, $"{value} is outside {min}..{max}");
-                return null;
-            }
-            return value;
         }
 
         private uint Ip(string path, string? text, bool required)

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Text;
 using Offload.Balancer.Classification;
 using Offload.Protocol.Agent;
 
@@ -112,10 +111,9 @@ public sealed class HealthLoadHandler : IDisposable
     private readonly TimeProvider _time;
     private readonly List<AgentState> _agents = [];
     private readonly Dictionary<string, AgentState> _agentsById = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, AgentState>.AlternateLookup<ReadOnlySpan<char>> _agentLookup;
     private readonly List<Target> _targets = [];
     private readonly ConcurrentQueue<Sample> _samples = new();
-    private readonly AgentReplayGuard _guard;
+    private readonly AgentReportVerifier _verifier;
     private readonly long[] _rejects = new long[Enum.GetValues<AgentReject>().Length];
     private readonly CancellationTokenSource _stop = new();
     private readonly byte[] _query = new byte[AgentProtocol.MaxLength];
@@ -135,8 +133,7 @@ public sealed class HealthLoadHandler : IDisposable
         if (_options.AgentFall < 1)
             throw new ArgumentOutOfRangeException(nameof(options), _options.AgentFall, "agent fall must be at least 1 missed interval");
         _time = time ?? TimeProvider.System;
-        _guard = new AgentReplayGuard(_time);
-        _agentLookup = _agentsById.GetAlternateLookup<ReadOnlySpan<char>>();
+        _verifier = new AgentReportVerifier(_options.AgentFall, _options.MaxClockSkew, _time);
         _bootId = (ulong)((_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10);
     }
 
@@ -171,6 +168,7 @@ public sealed class HealthLoadHandler : IDisposable
         var state = new AgentState(agent) { Index = _agents.Count };
         if (!_agentsById.TryAdd(agent.Id, state))
             throw new ArgumentException($"agent '{agent.Id}' is configured twice", nameof(agent));
+        _verifier.Add(agent);
         _agents.Add(state);
     }
 
@@ -416,36 +414,13 @@ public sealed class HealthLoadHandler : IDisposable
     /// <summary>Checks one datagram in full and queues it for <see cref="Apply"/>. Runs on the receive task only.</summary>
     private AgentReject Take(ReadOnlySpan<byte> datagram, out AgentState? from)
     {
-        from = null;
-        AgentReject r = AgentCodec.TryParse(datagram, out AgentFrame frame);
+        AgentReject r = _verifier.Verify(datagram, out AgentFrame frame, out AgentEndpoint? endpoint);
+        from = endpoint is null ? null : _agentsById[endpoint.Id];
         if (r != AgentReject.None)
             return r;
-        if (frame.Type != AgentMessageType.Report)
-            return AgentReject.WrongType;
-        Span<char> id = stackalloc char[AgentProtocol.MaxIdLength];
-        int n = Encoding.ASCII.GetChars(frame.Id, id);
-        if (!_agentLookup.TryGetValue(id[..n], out AgentState? agent))
-            return AgentReject.UnknownAgent;
-        from = agent;
-        if (!AgentCodec.Authenticate(datagram, agent.Config.Key.Span))
-            return AgentReject.BadMac;
-        if (_options.MaxClockSkew is { } skew && (_time.GetUtcNow() - frame.Time).Duration() > skew)
-            return AgentReject.ClockSkew;
-        // Boot ids are start times in microseconds: one later than the report itself (beyond the skew allowed for
-        // a clock step) would put the agent's real boots out of reach.
-        TimeSpan slack = _options.MaxClockSkew ?? TimeSpan.Zero;
-        if (frame.BootId > Micros(frame.Time + slack))
-            return AgentReject.BootInFuture;
-        // Silent for its fall time, a boot (or a sequence) no longer holds the agent's later reports off.
-        TimeSpan interval = frame.Interval > TimeSpan.Zero ? frame.Interval : agent.Config.ExpectedInterval;
-        r = _guard.Check(frame.Id, frame.BootId, frame.Sequence, frame.Time, interval * _options.AgentFall);
-        if (r != AgentReject.None)
-            return r;
-        _samples.Enqueue(new Sample(agent.Index, _time.GetTimestamp(), frame.Interval, frame.Weight, frame.Drain, frame.Cpu, frame.Memory, frame.Connections));
+        _samples.Enqueue(new Sample(from!.Index, _time.GetTimestamp(), frame.Interval, frame.Weight, frame.Drain, frame.Cpu, frame.Memory, frame.Connections));
         return AgentReject.None;
     }
-
-    private static ulong Micros(DateTimeOffset t) => t <= DateTimeOffset.UnixEpoch ? 0 : (ulong)((t - DateTimeOffset.UnixEpoch).Ticks / 10);
 
     private void ThrowIfRunning()
     {
