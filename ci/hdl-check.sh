@@ -56,6 +56,11 @@ check "verilator lint ofl_csr" lint ofl_csr "$RTL"/ofl_csr.v
 check "verilator lint ofl_counters" lint ofl_counters "$RTL"/ofl_counters.v
 check "verilator lint ofl_fifo" lint ofl_fifo -GWIDTH=13 -GDEPTH=5 "$RTL"/ofl_fifo.v "$RTL"/ofl_frame_fifo.v
 check "verilator lint ofl_frame_fifo" lint ofl_frame_fifo "$RTL"/ofl_frame_fifo.v
+for p in "-GDEPTH=2048 -GDROP_WHEN_FULL=1" "-GDATA_W=9 -GDEPTH=16 -GDROP_WHEN_FULL=0"; do
+    # shellcheck disable=SC2086
+    check "verilator lint ofl_async_frame_fifo $p" lint ofl_async_frame_fifo $p "$RTL"/ofl_async_frame_fifo.v
+done
+check "verilator lint ofl_cdc_count" lint ofl_cdc_count "$RTL"/ofl_cdc_count.v
 # the AXI4-Lite slave sits outside offload_top (in front of its CSR port), so it is linted on its own
 for p in "-GADDR_W=16 -GDATA_W=32" "-GADDR_W=32 -GDATA_W=32" "-GADDR_W=20 -GDATA_W=64 -GTIMEOUT=8"; do
     # shellcheck disable=SC2086
@@ -122,6 +127,48 @@ tb ofl_dispatch DATA_W=8 PORT=0
 tb ofl_axil_csr ADDR_W=16 DATA_W=32 TIMEOUT=16
 tb ofl_axil_csr ADDR_W=24 DATA_W=32 TIMEOUT=64
 tb ofl_axil_csr ADDR_W=32 DATA_W=64 TIMEOUT=8
+
+# Clock-crossing benches: built once per parameter set, then run for each clock ratio (+S_PS/+M_PS,
+# write and read clock periods in ps) under Icarus and under Verilator (--binary --timing), so the
+# crossing is checked by two simulators that order events differently.
+xtb_build() {
+    local sim=$1 tbmod=$2 out=$3 params=$4
+    shift 4
+    local p args=()
+    if [ "$sim" = icarus ]; then
+        for p in $params; do args+=("-P${tbmod}.$p"); done
+        iverilog -g2012 -I"$TB" -I"$RTL" -s "$tbmod" "${args[@]}" -o "$out" "$TB/$tbmod.v" "$@"
+    else
+        for p in $params; do args+=("-G$p"); done
+        verilator --binary --timing -j 2 -Wno-fatal -Wno-lint -Wno-style -I"$TB" -I"$RTL" --top-module "$tbmod" \
+            "${args[@]}" -Mdir "$out.d" -o "$out" "$TB/$tbmod.v" "$@" && [ -x "$out" ]
+    fi
+}
+xtb_run() {
+    local sim=$1 bin=$2
+    shift 2
+    local log="$LOG_DIR/xtb_$$_$RANDOM.log"
+    if [ "$sim" = icarus ]; then vvp -n "$bin" "$@"; else "$bin" "$@"; fi | tee "$log" && grep -q '^TB PASS' "$log"
+}
+xtb() {
+    local tbmod=$1 params=$2 files=$3 sim bin clocks
+    shift 3
+    for sim in icarus verilator; do
+        bin="$LOG_DIR/${tbmod}_${sim}_$RANDOM"
+        # shellcheck disable=SC2086
+        check "tb $tbmod $params ($sim build)" xtb_build "$sim" "$tbmod" "$bin" "$params" $files
+        for clocks in "$@"; do
+            # shellcheck disable=SC2086
+            check "tb $tbmod $params $clocks ($sim)" xtb_run "$sim" "$bin" $clocks
+        done
+    done
+}
+# 50 MHz RMII side against a faster, a much faster, a slower core clock and a 125 MHz RGMII-like side
+AF_FILES="$RTL/ofl_async_frame_fifo.v $RTL/ofl_cdc_count.v"
+xtb ofl_async_frame_fifo_tb "DEPTH=64 DROP_WHEN_FULL=1" "$AF_FILES" \
+    "+S_PS=20000 +M_PS=16000" "+S_PS=20000 +M_PS=7519" "+S_PS=20000 +M_PS=37037" "+S_PS=8000 +M_PS=20000"
+xtb ofl_async_frame_fifo_tb "DEPTH=16 DROP_WHEN_FULL=0" "$AF_FILES" \
+    "+S_PS=7519 +M_PS=20000" "+S_PS=20000 +M_PS=13001"
 
 # Yosys (small parameters through hdl/syn/offload_syn_small.v)
 check "yosys synth generic (tables as \$mem)" \
