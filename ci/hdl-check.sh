@@ -63,6 +63,11 @@ done
 check "verilator lint ofl_cdc_count" lint ofl_cdc_count "$RTL"/ofl_cdc_count.v
 check "verilator lint ofl_rmii_rx" lint ofl_rmii_rx "$RTL"/ofl_rmii_rx.v
 check "verilator lint ofl_rmii_tx" lint ofl_rmii_tx "$RTL"/ofl_rmii_tx.v
+for p in "" "-GRX_DEPTH=512 -GTX_DEPTH=2048 -GCNT_W=16"; do
+    # shellcheck disable=SC2086
+    check "verilator lint ofl_mac_edge $p" lint ofl_mac_edge $p "$RTL"/ofl_mac_edge.v "$RTL"/ofl_rmii_rx.v \
+        "$RTL"/ofl_rmii_tx.v "$RTL"/ofl_async_frame_fifo.v "$RTL"/ofl_cdc_count.v
+done
 # the AXI4-Lite slave sits outside offload_top (in front of its CSR port), so it is linted on its own
 for p in "-GADDR_W=16 -GDATA_W=32" "-GADDR_W=32 -GDATA_W=32" "-GADDR_W=20 -GDATA_W=64 -GTIMEOUT=8"; do
     # shellcheck disable=SC2086
@@ -171,6 +176,10 @@ xtb ofl_async_frame_fifo_tb "DEPTH=64 DROP_WHEN_FULL=1" "$AF_FILES" \
     "+S_PS=20000 +M_PS=16000" "+S_PS=20000 +M_PS=7519" "+S_PS=20000 +M_PS=37037" "+S_PS=8000 +M_PS=20000"
 xtb ofl_async_frame_fifo_tb "DEPTH=16 DROP_WHEN_FULL=0" "$AF_FILES" \
     "+S_PS=7519 +M_PS=20000" "+S_PS=20000 +M_PS=13001"
+
+# The MAC edge with its RMII pins looped back: RMII at 50 MHz, core clock faster, much faster, slower
+EDGE_FILES="$RTL/ofl_mac_edge.v $RTL/ofl_rmii_rx.v $RTL/ofl_rmii_tx.v $AF_FILES"
+xtb ofl_mac_edge_tb "RX_DEPTH=256 TX_DEPTH=512" "$EDGE_FILES" "+M_PS=16000" "+M_PS=7519" "+M_PS=37037"
 
 # RMII MAC: frames and their FCS from zlib (tests/hdl/rmii_frames.py); the bench loops the transmitter
 # into the receiver, then drives the receiver as a PHY would; what went on the wire is checked byte by
