@@ -81,12 +81,12 @@ reg [AW:0] wr_pub_reg = 0;          // committed words the read side may see
 reg [AW:0] wr_pub_gray_reg = 0;
 (* async_reg = "true" *) reg [AW:0] rd_gray_s1_reg = 0;
 (* async_reg = "true" *) reg [AW:0] rd_gray_s2_reg = 0;
+reg [AW:0] rd_ptr_s_reg = 0;        // binary again, a register so the XOR chain stays off the full path
 reg dropping_reg = 1'b0;            // the rest of this frame is thrown away
 reg drop_full_reg = 1'b0;
 reg drop_bad_reg = 1'b0;
 
-wire [AW:0] rd_ptr_s = gray2bin(rd_gray_s2_reg);
-wire full = (wr_ptr_reg - rd_ptr_s) == DEPTH[AW:0];
+wire full = (wr_ptr_reg - rd_ptr_s_reg) == DEPTH[AW:0];
 // the frame being written occupies the whole FIFO: it can never be committed
 wire frame_fills = (wr_ptr_reg - wr_commit_reg) == DEPTH[AW:0];
 wire wr_ready = DROP_WHEN_FULL != 0 || !full || frame_fills || dropping_reg;
@@ -129,6 +129,7 @@ always @(posedge s_clk) begin
     wr_pub_gray_reg <= bin2gray(wr_pub_reg);
     rd_gray_s1_reg <= rd_gray_m_reg;
     rd_gray_s2_reg <= rd_gray_s1_reg;
+    rd_ptr_s_reg <= gray2bin(rd_gray_s2_reg);
     if (s_rst) begin
         wr_ptr_reg <= 0;
         wr_commit_reg <= 0;
@@ -136,6 +137,7 @@ always @(posedge s_clk) begin
         wr_pub_gray_reg <= 0;
         rd_gray_s1_reg <= 0;
         rd_gray_s2_reg <= 0;
+        rd_ptr_s_reg <= 0;
         dropping_reg <= 1'b0;
         drop_full_reg <= 1'b0;
         drop_bad_reg <= 1'b0;
@@ -147,11 +149,11 @@ reg [AW:0] rd_ptr_reg = 0;
 reg [AW:0] rd_gray_m_reg = 0;
 (* async_reg = "true" *) reg [AW:0] pub_gray_m1_reg = 0;
 (* async_reg = "true" *) reg [AW:0] pub_gray_m2_reg = 0;
+reg [AW:0] pub_ptr_m_reg = 0;
 reg [DATA_W:0] out_reg;
 reg out_valid_reg = 1'b0;
 
-wire [AW:0] pub_ptr_m = gray2bin(pub_gray_m2_reg);
-wire ram_ne = rd_ptr_reg != pub_ptr_m;
+wire ram_ne = rd_ptr_reg != pub_ptr_m_reg;
 wire load = ram_ne && (!out_valid_reg || m_axis_tready);
 
 assign m_axis_tdata = out_reg[DATA_W-1:0];
@@ -174,11 +176,13 @@ always @(posedge m_clk) begin
     rd_gray_m_reg <= bin2gray(rd_ptr_reg);
     pub_gray_m1_reg <= wr_pub_gray_reg;
     pub_gray_m2_reg <= pub_gray_m1_reg;
+    pub_ptr_m_reg <= gray2bin(pub_gray_m2_reg);
     if (m_rst) begin
         rd_ptr_reg <= 0;
         rd_gray_m_reg <= 0;
         pub_gray_m1_reg <= 0;
         pub_gray_m2_reg <= 0;
+        pub_ptr_m_reg <= 0;
         out_valid_reg <= 1'b0;
     end
 end

@@ -44,7 +44,7 @@ reg [1:0] state_reg = S_IDLE;
 reg seen_pre_reg = 1'b0;
 reg [1:0] ph_reg = 2'd0;               // di-bits of the current byte already in
 reg [5:0] sh_reg = 6'd0;
-reg [7:0] dl_reg[0:4];                 // the last five bytes: the FCS and the byte before it
+reg [39:0] dl_reg = 40'd0;             // the last five bytes, oldest on top: the FCS and the byte before it
 reg [6:0] cnt_reg = 7'd0;              // bytes, saturating at 127
 reg [31:0] crc_reg = 32'hFFFFFFFF;
 reg [31:0] crc_byte_reg = 32'd0;       // the CRC at the last whole byte (dribble bits left out)
@@ -107,7 +107,7 @@ always @(posedge clk) begin
             if (cnt_reg >= 7'd5) begin
                 out_valid_reg <= 1'b1;
                 out_last_reg <= 1'b1;
-                out_data_reg <= dl_reg[4];
+                out_data_reg <= dl_reg[39:32];
                 out_user_reg <= err_reg || crc_byte_reg != CRC_GOOD || cnt_reg < 7'd64;
             end else begin
                 frag_reg <= 1'b1;
@@ -121,17 +121,13 @@ always @(posedge clk) begin
             end
             if (ph_reg == 2'd3) begin
                 crc_byte_reg <= crc32_dibit(crc_reg, rxd2_reg);
-                dl_reg[4] <= dl_reg[3];
-                dl_reg[3] <= dl_reg[2];
-                dl_reg[2] <= dl_reg[1];
-                dl_reg[1] <= dl_reg[0];
-                dl_reg[0] <= byte_in;
+                dl_reg <= {dl_reg[31:0], byte_in};
                 if (cnt_reg != 7'd127) begin
                     cnt_reg <= cnt_reg + 7'd1;
                 end
                 if (cnt_reg >= 7'd5) begin
                     out_valid_reg <= 1'b1;
-                    out_data_reg <= dl_reg[4];
+                    out_data_reg <= dl_reg[39:32];
                 end
             end
         end

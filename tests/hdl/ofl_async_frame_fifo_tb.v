@@ -80,7 +80,7 @@ integer n_full = 0, n_bad = 0, n_good = 0, n_out = 0;
 // committed words not yet taken by the reader)
 integer kept = 0, popped = 0;
 // how many words the write side may think are still inside although the reader already took them:
-// the read pointer reaches the write side after a read-side register and two write-side flip-flops
+// the read pointer reaches the write side after a read-side register and three write-side registers
 integer SLACK = 0;   // set at time 0 from the clock periods
 reg strict = 1'b0;                // no frame may be dropped as full (the reader is faster)
 
@@ -214,7 +214,7 @@ endtask
 
 initial begin : control
     integer fast_gap;
-    SLACK = 2 + (2 * M_PS + 4 * S_PS + M_PS - 1) / M_PS;
+    SLACK = 2 + (2 * M_PS + 5 * S_PS + M_PS - 1) / M_PS;
     // phase 1: the writer is slower per word than the reader takes them, frames fit: no drops
     fast_gap = 2 * ((M_PS + S_PS - 1) / S_PS);
     w_gap = fast_gap;
