@@ -205,6 +205,11 @@ check "yosys synth_ice40 (tables in SB_RAM40_4K)" \
 check "yosys synth_ice40 ofl_axil_csr (32- and 64-bit bus)" \
     bash -c "yosys -q -s hdl/syn/synth_axil.ys | grep -c SB_LUT4 | grep -qx 2"
 
+# Place and route of the MAC edge on an iCE40 HX8K (hdl/syn/edge_hx8k): fails when it does not fit or
+# misses a clock; the area and Fmax figures are printed either way.
+check "nextpnr-ice40 HX8K MAC edge (fits, RMII 50 MHz, core 60 MHz)" hdl/syn/edge_hx8k/build.sh "$LOG_DIR/edge_hx8k"
+[ -f "$LOG_DIR/edge_hx8k/summary.txt" ] && sed 's/^/    /' "$LOG_DIR/edge_hx8k/summary.txt"
+
 if [ "$FAILED" -ne 0 ]; then
     echo "hdl-check: FAILED"
     exit 1
