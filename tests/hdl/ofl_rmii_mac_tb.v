@@ -6,7 +6,9 @@
 // 0x55, the SFD, then the bytes go to tx_capture.txt (rmii_frames.py compares them with zlib and has
 // tshark check every FCS); TX_EN stays low at least 48 clocks (12 bytes) between frames and exactly
 // 48 when frames wait; TXD is 00 while TX_EN is low. The receiver must hand back each frame padded to
-// 60 bytes, FCS stripped, tuser clear.
+// 60 bytes, FCS stripped, tuser clear. Three frames have a byte withheld: the MAC must pulse underrun,
+// end the frame there with a wrong FCS (the receiver flags it, tshark finds it bad) and throw the rest
+// of it away.
 // Part 2: the receiver gets rx_stream.txt driven as a PHY would (preambles cut short, 00 before the
 // preamble, CRS_DV toggling as the PHY drains, RX_ER, dribble bits, runts, fragments, a false
 // carrier) and must give exactly the frames, tuser and frag pulses the file expects.
@@ -97,6 +99,8 @@ integer cap;
 integer low_run = 1000, n_wire = 0, n_min_gap = 0, wire_dibits = 0;
 reg [7:0] wire_bytes[0:4095];
 reg [7:0] wb = 0;
+reg hole_now = 1'b0;            // the bench is withholding a byte on purpose
+integer n_underrun = 0;
 reg frame_waiting = 1'b0;       // a frame was ready while the gap ran: the gap must be the minimum
 always @(posedge clk) begin
     if (!rst) begin
@@ -126,27 +130,41 @@ always @(posedge clk) begin
             end
             low_run = low_run + 1;
         end
-        if (underrun === 1'b1) err("transmitter underrun");
+        if (underrun === 1'b1) begin
+            if (!hole_now) err("transmitter underrun");
+            n_underrun = n_underrun + 1;
+        end
     end
 end
 
 // ---- part 1: transmit, looped back ----
 task automatic send_tx_frames;
-    integer f, gap, n, i, k;
+    integer f, gap, hole, n, i, k, nexp, prev_hole;
     reg [7:0] fb[0:2047];
     f = $fopen({DIR, "/tx_frames.txt"}, "r");
     if (f == 0) err("no tx_frames.txt");
-    while ($fscanf(f, "%d %d", gap, n) == 2) begin
+    prev_hole = 0;
+    while ($fscanf(f, "%d %d %d", gap, hole, n) == 3) begin
         for (i = 0; i < n; i++) k = $fscanf(f, "%h", fb[i]);
-        // the receiver gives the frame back padded to 60 bytes
-        for (i = 0; i < (n < 60 ? 60 : n); i++) begin
+        // the receiver gives the frame back padded to 60 bytes; an underrun frame only up to its hole,
+        // marked bad (its FCS is wrong)
+        nexp = hole > 0 ? hole : n < 60 ? 60 : n;
+        for (i = 0; i < nexp; i++) begin
             eb[ebn] = i < n ? fb[i] : 8'h00;
             ebn = ebn + 1;
         end
-        expect_frame(0, n < 60 ? 60 : n);
+        expect_frame(hole > 0 ? 1 : 0, nexp);
         repeat (gap) @(posedge clk);
-        frame_waiting = gap == 0;
+        // after an underrun the rest of that frame is read away first: the next one was not waiting
+        frame_waiting = gap == 0 && prev_hole == 0;
+        prev_hole = hole;
         for (i = 0; i < n; i++) begin
+            if (hole > 0 && i == hole) begin
+                // the MAC wants a byte every 4 clocks: 12 without one is an underrun for sure
+                s_tvalid <= 1'b0;
+                hole_now = 1'b1;
+                repeat (12) @(posedge clk);
+            end
             s_tvalid <= 1'b1;
             s_tdata <= fb[i];
             s_tlast <= i == n - 1;
@@ -154,6 +172,7 @@ task automatic send_tx_frames;
             while (s_tready !== 1'b1) @(posedge clk);
         end
         s_tvalid <= 1'b0;
+        hole_now = 1'b0;
     end
     $fclose(f);
 endtask
@@ -209,8 +228,9 @@ initial begin
     repeat (100) @(posedge clk);
     $fclose(cap);
     if (n_min_gap == 0) err("no two frames were sent with the minimum gap");
-    $display("  transmit: %0d frames on the wire, %0d after the minimum gap, all back through the receiver",
-        n_wire, n_min_gap);
+    if (n_underrun != 3) err($sformatf("%0d underrun pulses for 3 underruns", n_underrun));
+    $display("  transmit: %0d frames on the wire, %0d after the minimum gap, %0d underruns, all back through the receiver",
+        n_wire, n_min_gap, n_underrun);
     loop <= 1'b0;
     @(posedge clk);
     n_good = 0;

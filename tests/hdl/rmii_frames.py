@@ -35,12 +35,15 @@ def gen(out, seed):
     def payload(n):
         return bytes(rnd.randrange(256) for _ in range(n))
 
-    # frames the MAC sends: short ones (padded), minimum, long; gap 0 means back to back
+    # frames the MAC sends: short ones (padded), minimum, long; gap 0 means back to back. hole > 0: the
+    # bench withholds byte `hole` long enough for the MAC to run dry there (an underrun)
     lens = [1, 14, 59, 60, 61, 64, 100, 1514, 60, 60, 60] + [rnd.randrange(1, 300) for _ in range(30)]
+    holes = {12: 20, 20: 30, 25: 70}   # past the Ethernet header, so tshark dissects the FCS
     with open(f"{out}/tx_frames.txt", "w") as f:
         for i, n in enumerate(lens):
             gap = 0 if i % 3 else rnd.randrange(0, 200)
-            f.write(line([gap], payload(n)))
+            hole = holes.get(i, 0)
+            f.write(line([gap, hole], payload(max(n, hole + 1))))
 
     # what the PHY hands the receiver: flags erbyte preamble_bytes gap expect n bytes (FCS included)
     rows = []
@@ -97,7 +100,8 @@ def check(out):
     with open(f"{out}/tx_frames.txt") as f:
         for ln in f:
             v = ln.split()
-            sent.append(bytes(int(x, 16) for x in v[2:]))
+            hole = int(v[1])
+            sent.append((hole, bytes(int(x, 16) for x in v[3:])))
     got = []
     with open(f"{out}/tx_capture.txt") as f:
         for ln in f:
@@ -106,7 +110,12 @@ def check(out):
     errors = []
     if len(got) != len(sent):
         errors.append(f"{len(got)} frames on the wire, {len(sent)} sent")
-    for i, (s, g) in enumerate(zip(sent, got)):
+    for i, ((hole, s), g) in enumerate(zip(sent, got)):
+        if hole:
+            # ended after the bytes before the hole, with an FCS that must be wrong
+            if g[:-4] != s[:hole] or g[-4:] == fcs(s[:hole]):
+                errors.append(f"frame {i}: underrun at byte {hole} not ended there with a wrong FCS")
+            continue
         padded = s + bytes(max(0, 60 - len(s)))
         if g != padded + fcs(padded):
             errors.append(f"frame {i}: wire bytes differ from data + padding + zlib FCS")
@@ -123,12 +132,13 @@ def check(out):
     if res.returncode != 0 or len(status) != len(got):
         errors.append(f"tshark: rc {res.returncode}, {len(status)} verdicts for {len(got)} frames: {res.stderr[-300:]}")
     bad = [i for i, s in enumerate(status) if s != "1"]
-    if bad:
-        errors.append(f"tshark finds a bad FCS in frames {bad[:10]}")
+    want_bad = [i for i, (hole, _) in enumerate(sent) if hole]
+    if bad != want_bad:
+        errors.append(f"tshark finds a bad FCS in frames {bad[:10]}, expected in {want_bad} (underruns)")
     for e in errors[:10]:
         print("  error:", e)
     print(f"{'TB PASS' if not errors else 'TB FAIL'} rmii tx capture: {len(got)} frames, "
-          f"{len(status) - len(bad)} with a good FCS by tshark")
+          f"{len(status) - len(bad)} with a good FCS by tshark, {len(bad)} underruns with a bad one")
     return 0 if not errors else 1
 
 
