@@ -63,10 +63,15 @@ done
 check "verilator lint ofl_cdc_count" lint ofl_cdc_count "$RTL"/ofl_cdc_count.v
 check "verilator lint ofl_rmii_rx" lint ofl_rmii_rx "$RTL"/ofl_rmii_rx.v
 check "verilator lint ofl_rmii_tx" lint ofl_rmii_tx "$RTL"/ofl_rmii_tx.v
-for p in "" "-GRX_DEPTH=512 -GTX_DEPTH=2048 -GCNT_W=16"; do
+for p in "" "-GDATA_W=64 -GRX_DEPTH=512 -GTX_DEPTH=2048 -GCNT_W=16" "-GDATA_W=16"; do
     # shellcheck disable=SC2086
     check "verilator lint ofl_mac_edge $p" lint ofl_mac_edge $p "$RTL"/ofl_mac_edge.v "$RTL"/ofl_rmii_rx.v \
-        "$RTL"/ofl_rmii_tx.v "$RTL"/ofl_async_frame_fifo.v "$RTL"/ofl_cdc_count.v
+        "$RTL"/ofl_rmii_tx.v "$RTL"/ofl_async_frame_fifo.v "$RTL"/ofl_cdc_count.v "$RTL"/ofl_axis_upsize.v \
+        "$RTL"/ofl_axis_downsize.v
+done
+for w in 64 32 16 8; do
+    check "verilator lint ofl_axis_upsize DATA_W=$w" lint ofl_axis_upsize -GDATA_W=$w "$RTL"/ofl_axis_upsize.v
+    check "verilator lint ofl_axis_downsize DATA_W=$w" lint ofl_axis_downsize -GDATA_W=$w "$RTL"/ofl_axis_downsize.v
 done
 # the AXI4-Lite slave sits outside offload_top (in front of its CSR port), so it is linted on its own
 for p in "-GADDR_W=16 -GDATA_W=32" "-GADDR_W=32 -GDATA_W=32" "-GADDR_W=20 -GDATA_W=64 -GTIMEOUT=8"; do
@@ -89,7 +94,7 @@ tb_run() {
     local out="$LOG_DIR/${mod}_tb_$$_$RANDOM"
     local params=() files=("$TB/${mod}_tb.v" "$RTL/$mod.v") p dep
     for p in "$@"; do params+=("-P${mod}_tb.$p"); done
-    for dep in ofl_fifo ofl_frame_fifo; do
+    for dep in ofl_fifo ofl_frame_fifo ofl_axis_downsize; do
         [ "$dep" = "$mod" ] || files+=("$RTL/$dep.v")
     done
     iverilog -g2012 -I"$TB" -I"$RTL" -s "${mod}_tb" "${params[@]}" -o "$out.vvp" "${files[@]}" &&
@@ -122,6 +127,9 @@ tb ofl_host_tx DATA_W=32 DEPTH=64 MAX_FRAME=100
 tb ofl_host_tx DATA_W=16 DEPTH=64 MAX_FRAME=60
 tb ofl_host_tx DATA_W=8 DEPTH=128 MAX_FRAME=64
 tb ofl_counters
+for w in 64 32 16 8; do
+    tb ofl_axis_upsize DATA_W=$w
+done
 tb ofl_rx DATA_W=64 MAX_FRAME=200 CREDITS=4 LONG=1
 tb ofl_rx DATA_W=32 MAX_FRAME=100 CREDITS=2
 tb ofl_rx DATA_W=16 MAX_FRAME=64 CREDITS=16
@@ -177,9 +185,12 @@ xtb ofl_async_frame_fifo_tb "DEPTH=64 DROP_WHEN_FULL=1" "$AF_FILES" \
 xtb ofl_async_frame_fifo_tb "DEPTH=16 DROP_WHEN_FULL=0" "$AF_FILES" \
     "+S_PS=7519 +M_PS=20000" "+S_PS=20000 +M_PS=13001"
 
-# The MAC edge with its RMII pins looped back: RMII at 50 MHz, core clock faster, much faster, slower
-EDGE_FILES="$RTL/ofl_mac_edge.v $RTL/ofl_rmii_rx.v $RTL/ofl_rmii_tx.v $AF_FILES"
-xtb ofl_mac_edge_tb "RX_DEPTH=256 TX_DEPTH=512" "$EDGE_FILES" "+M_PS=16000" "+M_PS=7519" "+M_PS=37037"
+# The MAC edge with its RMII pins looped back: RMII at 50 MHz, core clock faster, much faster, slower, and
+# at 13 MHz, just above the 12.5 MHz the transmitter needs to never run dry
+EDGE_FILES="$RTL/ofl_mac_edge.v $RTL/ofl_rmii_rx.v $RTL/ofl_rmii_tx.v $RTL/ofl_axis_upsize.v $RTL/ofl_axis_downsize.v $AF_FILES"
+xtb ofl_mac_edge_tb "DATA_W=8 RX_DEPTH=256 TX_DEPTH=512" "$EDGE_FILES" "+M_PS=16000" "+M_PS=7519" "+M_PS=37037" \
+    "+M_PS=76923"
+xtb ofl_mac_edge_tb "DATA_W=64 RX_DEPTH=256 TX_DEPTH=512" "$EDGE_FILES" "+M_PS=16000" "+M_PS=37037"
 
 # RMII MAC: frames and their FCS from zlib (tests/hdl/rmii_frames.py); the bench loops the transmitter
 # into the receiver, then drives the receiver as a PHY would; what went on the wire is checked byte by

@@ -4,9 +4,12 @@
 
 // MAC-facing edge of one port: an RMII MAC on the PHY's 50 MHz reference clock, and byte streams on
 // the core clock, with an asynchronous frame FIFO each way.
-//   receive:  ofl_rmii_rx -> ofl_async_frame_fifo (drops whole frames, never stalls the MAC) -> m_axis_rx
-//   transmit: s_axis_tx -> ofl_async_frame_fifo (store and forward, stalls the core) -> ofl_rmii_tx
-// Frames on both streams are without FCS, as offload_top's ports carry them (DATA_W = 8).
+//   receive:  ofl_rmii_rx -> ofl_async_frame_fifo (drops whole frames, never stalls the MAC)
+//             -> ofl_axis_upsize -> m_axis_rx
+//   transmit: s_axis_tx -> ofl_axis_downsize -> ofl_async_frame_fifo (store and forward, stalls the core)
+//             -> ofl_rmii_tx
+// Frames on both core streams are DATA_W wide, without FCS, with offload_top's lane order and tkeep
+// rules. The FIFOs stay a byte wide: at 100 Mb/s a byte per core clock is far more than the wire needs.
 // The counters are on the core clock, wrap at 2^CNT_W, and clear with core_rst:
 //   rx_drop_full  frames the receive FIFO had no room for
 //   rx_drop_bad   frames received bad: FCS wrong, RX_ER, runt (under 64 bytes), fragment
@@ -14,6 +17,7 @@
 //   tx_underrun   frames the transmitter ran dry in (none while core_clk is at least 12.5 MHz)
 // Reset: core_rst and rmii_rst must overlap.
 module ofl_mac_edge #(
+    parameter DATA_W = 8,               // core stream width: 8, 16, 32 or 64
     parameter RX_DEPTH = 2048,          // bytes, a power of two
     parameter TX_DEPTH = 2048,          // bytes, a power of two, at least the largest frame sent
     parameter CNT_W = 32
@@ -29,12 +33,14 @@ module ofl_mac_edge #(
     input  wire             core_clk,
     input  wire             core_rst,
 
-    output wire [7:0]       m_axis_rx_tdata,
+    output wire [DATA_W-1:0]   m_axis_rx_tdata,
+    output wire [DATA_W/8-1:0] m_axis_rx_tkeep,
     output wire             m_axis_rx_tvalid,
     input  wire             m_axis_rx_tready,
     output wire             m_axis_rx_tlast,
 
-    input  wire [7:0]       s_axis_tx_tdata,
+    input  wire [DATA_W-1:0]   s_axis_tx_tdata,
+    input  wire [DATA_W/8-1:0] s_axis_tx_tkeep,
     input  wire             s_axis_tx_tvalid,
     output wire             s_axis_tx_tready,
     input  wire             s_axis_tx_tlast,
@@ -49,6 +55,8 @@ wire [7:0] mac_rx_tdata;
 wire mac_rx_tvalid, mac_rx_tlast, mac_rx_tuser, mac_rx_frag;
 wire rx_fifo_ready;
 wire rx_pulse_full, rx_pulse_bad;
+wire [7:0] rx_byte_tdata;
+wire rx_byte_tvalid, rx_byte_tready, rx_byte_tlast;
 
 ofl_rmii_rx u_rx (
     .clk(rmii_clk), .rst(rmii_rst),
@@ -64,8 +72,16 @@ ofl_async_frame_fifo #(.DATA_W(8), .DEPTH(RX_DEPTH), .DROP_WHEN_FULL(1)) u_rx_fi
     .s_axis_tlast(mac_rx_tlast), .s_axis_tuser(mac_rx_tuser),
     .drop_full(rx_pulse_full), .drop_bad(rx_pulse_bad),
     .m_clk(core_clk), .m_rst(core_rst),
-    .m_axis_tdata(m_axis_rx_tdata), .m_axis_tvalid(m_axis_rx_tvalid), .m_axis_tready(m_axis_rx_tready),
-    .m_axis_tlast(m_axis_rx_tlast)
+    .m_axis_tdata(rx_byte_tdata), .m_axis_tvalid(rx_byte_tvalid), .m_axis_tready(rx_byte_tready),
+    .m_axis_tlast(rx_byte_tlast)
+);
+
+ofl_axis_upsize #(.DATA_W(DATA_W)) u_rx_up (
+    .clk(core_clk), .rst(core_rst),
+    .s_axis_tdata(rx_byte_tdata), .s_axis_tvalid(rx_byte_tvalid), .s_axis_tready(rx_byte_tready),
+    .s_axis_tlast(rx_byte_tlast),
+    .m_axis_tdata(m_axis_rx_tdata), .m_axis_tkeep(m_axis_rx_tkeep), .m_axis_tvalid(m_axis_rx_tvalid),
+    .m_axis_tready(m_axis_rx_tready), .m_axis_tlast(m_axis_rx_tlast)
 );
 
 ofl_cdc_count #(.WIDTH(CNT_W)) u_cnt_rx_full (
@@ -83,11 +99,21 @@ wire [7:0] mac_tx_tdata;
 wire mac_tx_tvalid, mac_tx_tready, mac_tx_tlast;
 wire tx_pulse_big, tx_pulse_bad_unused, tx_pulse_underrun;
 reg [CNT_W-1:0] tx_drop_big_reg = 0;
+wire [7:0] tx_byte_tdata;
+wire tx_byte_tvalid, tx_byte_tready, tx_byte_tlast;
+
+ofl_axis_downsize #(.DATA_W(DATA_W)) u_tx_down (
+    .clk(core_clk), .rst(core_rst),
+    .s_axis_tdata(s_axis_tx_tdata), .s_axis_tkeep(s_axis_tx_tkeep), .s_axis_tvalid(s_axis_tx_tvalid),
+    .s_axis_tready(s_axis_tx_tready), .s_axis_tlast(s_axis_tx_tlast),
+    .m_axis_tdata(tx_byte_tdata), .m_axis_tvalid(tx_byte_tvalid), .m_axis_tready(tx_byte_tready),
+    .m_axis_tlast(tx_byte_tlast)
+);
 
 ofl_async_frame_fifo #(.DATA_W(8), .DEPTH(TX_DEPTH), .DROP_WHEN_FULL(0)) u_tx_fifo (
     .s_clk(core_clk), .s_rst(core_rst),
-    .s_axis_tdata(s_axis_tx_tdata), .s_axis_tvalid(s_axis_tx_tvalid), .s_axis_tready(s_axis_tx_tready),
-    .s_axis_tlast(s_axis_tx_tlast), .s_axis_tuser(1'b0),
+    .s_axis_tdata(tx_byte_tdata), .s_axis_tvalid(tx_byte_tvalid), .s_axis_tready(tx_byte_tready),
+    .s_axis_tlast(tx_byte_tlast), .s_axis_tuser(1'b0),
     .drop_full(tx_pulse_big), .drop_bad(tx_pulse_bad_unused),
     .m_clk(rmii_clk), .m_rst(rmii_rst),
     .m_axis_tdata(mac_tx_tdata), .m_axis_tvalid(mac_tx_tvalid), .m_axis_tready(mac_tx_tready),

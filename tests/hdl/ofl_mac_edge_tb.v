@@ -9,11 +9,12 @@
 // the transmit FIFO are counted tx_drop_big and never reach the wire. Runs under Icarus and Verilator.
 module ofl_mac_edge_tb;
 
+parameter DATA_W = 8;             // the edge's core streams; the bench speaks bytes through converters
 parameter RX_DEPTH = 256;
 parameter TX_DEPTH = 512;
 parameter FRAMES = 120;
 
-`define TB_NAME $sformatf("ofl_mac_edge RX_DEPTH=%0d TX_DEPTH=%0d M=%0dps", RX_DEPTH, TX_DEPTH, M_PS)
+`define TB_NAME $sformatf("ofl_mac_edge DATA_W=%0d RX_DEPTH=%0d TX_DEPTH=%0d M=%0dps", DATA_W, RX_DEPTH, TX_DEPTH, M_PS)
 `define TB_WDOG 3000000
 `include "tb_common.vh"
 
@@ -43,15 +44,33 @@ reg [7:0] tx_tdata = 0;
 reg tx_tvalid = 1'b0, tx_tlast = 1'b0;
 wire [15:0] rx_drop_full, rx_drop_bad, tx_drop_big, tx_underrun;
 
-ofl_mac_edge #(.RX_DEPTH(RX_DEPTH), .TX_DEPTH(TX_DEPTH), .CNT_W(16)) dut (
+wire [DATA_W-1:0] w_rx_tdata, w_tx_tdata;
+wire [DATA_W/8-1:0] w_rx_tkeep, w_tx_tkeep;
+wire w_rx_tvalid, w_rx_tready, w_rx_tlast, w_tx_tvalid, w_tx_tready, w_tx_tlast;
+
+ofl_axis_upsize #(.DATA_W(DATA_W)) u_tb_up (
+    .clk(core_clk), .rst(core_rst),
+    .s_axis_tdata(tx_tdata), .s_axis_tvalid(tx_tvalid), .s_axis_tready(tx_tready), .s_axis_tlast(tx_tlast),
+    .m_axis_tdata(w_tx_tdata), .m_axis_tkeep(w_tx_tkeep), .m_axis_tvalid(w_tx_tvalid),
+    .m_axis_tready(w_tx_tready), .m_axis_tlast(w_tx_tlast)
+);
+
+ofl_axis_downsize #(.DATA_W(DATA_W)) u_tb_down (
+    .clk(core_clk), .rst(core_rst),
+    .s_axis_tdata(w_rx_tdata), .s_axis_tkeep(w_rx_tkeep), .s_axis_tvalid(w_rx_tvalid),
+    .s_axis_tready(w_rx_tready), .s_axis_tlast(w_rx_tlast),
+    .m_axis_tdata(rx_tdata), .m_axis_tvalid(rx_tvalid), .m_axis_tready(rx_tready), .m_axis_tlast(rx_tlast)
+);
+
+ofl_mac_edge #(.DATA_W(DATA_W), .RX_DEPTH(RX_DEPTH), .TX_DEPTH(TX_DEPTH), .CNT_W(16)) dut (
     .rmii_clk(rmii_clk), .rmii_rst(rmii_rst),
     .rmii_rxd(rxd), .rmii_crs_dv(tx_en), .rmii_rx_er(1'b0),
     .rmii_txd(txd), .rmii_tx_en(tx_en),
     .core_clk(core_clk), .core_rst(core_rst),
-    .m_axis_rx_tdata(rx_tdata), .m_axis_rx_tvalid(rx_tvalid), .m_axis_rx_tready(rx_tready),
-    .m_axis_rx_tlast(rx_tlast),
-    .s_axis_tx_tdata(tx_tdata), .s_axis_tx_tvalid(tx_tvalid), .s_axis_tx_tready(tx_tready),
-    .s_axis_tx_tlast(tx_tlast),
+    .m_axis_rx_tdata(w_rx_tdata), .m_axis_rx_tkeep(w_rx_tkeep), .m_axis_rx_tvalid(w_rx_tvalid),
+    .m_axis_rx_tready(w_rx_tready), .m_axis_rx_tlast(w_rx_tlast),
+    .s_axis_tx_tdata(w_tx_tdata), .s_axis_tx_tkeep(w_tx_tkeep), .s_axis_tx_tvalid(w_tx_tvalid),
+    .s_axis_tx_tready(w_tx_tready), .s_axis_tx_tlast(w_tx_tlast),
     .rx_drop_full(rx_drop_full), .rx_drop_bad(rx_drop_bad), .tx_drop_big(tx_drop_big),
     .tx_underrun(tx_underrun)
 );

@@ -15,7 +15,7 @@ MARGIN=${MARGIN:-5}
 mkdir -p "$OUT"
 
 yosys -q -l "$OUT/yosys.log" -p "read_verilog -I$RTL $HERE/ofl_edge_hx8k.v $RTL/ofl_mac_edge.v $RTL/ofl_rmii_rx.v \
-    $RTL/ofl_rmii_tx.v $RTL/ofl_async_frame_fifo.v $RTL/ofl_cdc_count.v; \
+    $RTL/ofl_rmii_tx.v $RTL/ofl_async_frame_fifo.v $RTL/ofl_cdc_count.v $RTL/ofl_axis_upsize.v $RTL/ofl_axis_downsize.v; \
     synth_ice40 -top ofl_edge_hx8k -json $OUT/edge.json; tee -q -o $OUT/stat.txt stat"
 
 # nextpnr itself fails on a clock it cannot meet, or a design that does not fit; the report is read

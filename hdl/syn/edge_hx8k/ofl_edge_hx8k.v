@@ -58,18 +58,18 @@ always @(posedge core_clk) begin
 end
 
 wire [7:0] rx_tdata;
-wire rx_tvalid, rx_tready, rx_tlast;
+wire rx_tkeep, rx_tvalid, rx_tready, rx_tlast;
 wire [3:0] rx_drop_full, rx_drop_bad, tx_drop_big, tx_underrun;
 
-ofl_mac_edge #(.RX_DEPTH(2048), .TX_DEPTH(2048), .CNT_W(4)) u_edge (
+ofl_mac_edge #(.DATA_W(8), .RX_DEPTH(2048), .TX_DEPTH(2048), .CNT_W(4)) u_edge (
     .rmii_clk(rmii_ref_clk), .rmii_rst(rmii_rst),
     .rmii_rxd(rmii_rxd), .rmii_crs_dv(rmii_crs_dv), .rmii_rx_er(1'b0),
     .rmii_txd(rmii_txd), .rmii_tx_en(rmii_tx_en),
     .core_clk(core_clk), .core_rst(core_rst),
-    .m_axis_rx_tdata(rx_tdata), .m_axis_rx_tvalid(rx_tvalid), .m_axis_rx_tready(rx_tready),
-    .m_axis_rx_tlast(rx_tlast),
-    .s_axis_tx_tdata(rx_tdata), .s_axis_tx_tvalid(rx_tvalid), .s_axis_tx_tready(rx_tready),
-    .s_axis_tx_tlast(rx_tlast),
+    .m_axis_rx_tdata(rx_tdata), .m_axis_rx_tkeep(rx_tkeep), .m_axis_rx_tvalid(rx_tvalid),
+    .m_axis_rx_tready(rx_tready), .m_axis_rx_tlast(rx_tlast),
+    .s_axis_tx_tdata(rx_tdata), .s_axis_tx_tkeep(rx_tkeep), .s_axis_tx_tvalid(rx_tvalid),
+    .s_axis_tx_tready(rx_tready), .s_axis_tx_tlast(rx_tlast),
     .rx_drop_full(rx_drop_full), .rx_drop_bad(rx_drop_bad), .tx_drop_big(tx_drop_big),
     .tx_underrun(tx_underrun)
 );
