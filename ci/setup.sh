@@ -8,7 +8,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 # wrk, haproxy and nginx-light: `offload bench router` measures the request router against them.
-for p in verilator iverilog yosys tshark iproute2 iputils-ping libusb-1.0-0 make g++ libpcap0.8 wrk haproxy nginx-light; do
+# nextpnr-ice40 and fpga-icestorm: the HX8K build is placed, routed and timed in hdl-check.
+for p in verilator iverilog yosys nextpnr-ice40 fpga-icestorm tshark iproute2 iputils-ping libusb-1.0-0 make g++ libpcap0.8 wrk haproxy nginx-light; do
     pkg_installed "$p" || need_pkgs+=("$p")
 done
 
@@ -46,4 +47,4 @@ if [ "$major" -lt 10 ]; then
     echo "setup: .NET SDK $(dotnet --version) is too old; Offload needs 10 or later" >&2
     exit 1
 fi
-echo "setup: verilator $(verilator --version | cut -d' ' -f2), iverilog, yosys, tshark, dotnet $(dotnet --version) ready"
+echo "setup: verilator $(verilator --version | cut -d' ' -f2), iverilog, yosys, nextpnr-ice40, icestorm, tshark, dotnet $(dotnet --version) ready"
