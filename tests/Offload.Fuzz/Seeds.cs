@@ -2,12 +2,12 @@ using System.Buffers.Binary;
 using System.Text;
 using Offload.Device;
 using Offload.Device.Wire;
+using Offload.Fuzz.Targets;
 using Offload.Protocol;
 using Offload.Protocol.Agent;
 using Offload.Protocol.Glbp;
 using Offload.Protocol.Pcap;
 using Offload.Protocol.Sync;
-using Offload.Fuzz.Targets;
 
 namespace Offload.Fuzz;
 
