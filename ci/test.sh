@@ -29,6 +29,21 @@ hdl_stage() {
     fi
 }
 
+# The fuzz stage: AFL++ on every decoder for FUZZ_SECONDS each (ci/fuzz.sh), counted as the HDL checks are.
+fuzz_stage() {
+    echo "== fuzz"
+    bash ci/fuzz.sh 2>&1 | tee "$results/fuzz.log"
+    local rc=${PIPESTATUS[0]}
+    local fp ff
+    fp=$(grep -c '^PASS ' "$results/fuzz.log" || true)
+    ff=$(grep -c '^FAIL ' "$results/fuzz.log" || true)
+    passed=$((passed + fp)); failed=$((failed + ff))
+    if [ "$rc" -ne 0 ] && [ "$ff" -eq 0 ]; then
+        echo "fuzz.sh exited $rc with no FAIL line"
+        failed=$((failed + 1))
+    fi
+}
+
 # dotnet_stage NAME FILTER [VAR=VALUE...]: one `dotnet test` over the solution with a category filter; counts come
 # from the trx files. The console logger prints each failure in full. A hung test is killed (and reported).
 dotnet_stage() {
@@ -100,4 +115,5 @@ fi
 hdl_stage
 dotnet_stage model 'TestCategory=Model&TestCategory!=System'
 dotnet_stage system 'TestCategory=System'
+fuzz_stage
 finish

@@ -145,6 +145,8 @@ public class AgentCodecTests
         yield return Case(AgentReject.FieldOutOfRange, "interval 0", Edit(m => BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(44), 0)));
         yield return Case(AgentReject.FieldOutOfRange, "an interval above an hour", Edit(m => BinaryPrimitives.WriteUInt32BigEndian(m.AsSpan(44), 3_600_001)));
         yield return Case(AgentReject.FieldOutOfRange, "a negative time", Edit(m => m[24] = 0x80));
+        // Found by the agent fuzz target: ToReport and ToQuery threw for a time DateTimeOffset cannot hold.
+        yield return Case(AgentReject.FieldOutOfRange, "a time after the year 9999", Edit(m => BinaryPrimitives.WriteInt64BigEndian(m.AsSpan(24), 253_402_300_800_000)));
         yield return Case(AgentReject.BadMac, "a changed connection count", Edit(m => m[39] ^= 1, resign: false));
         yield return Case(AgentReject.BadMac, "a changed MAC", Edit(m => m[^1] ^= 0x40, resign: false));
 

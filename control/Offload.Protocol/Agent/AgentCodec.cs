@@ -71,6 +71,8 @@ public readonly ref struct AgentFrame
 public static class AgentCodec
 {
     private const AgentFlags KnownFlags = AgentFlags.WeightSet | AgentFlags.Drain;
+    // DateTimeOffset.MaxValue.ToUnixTimeMilliseconds(), as a constant for the pattern below.
+    private const long MaxTimeMs = 253_402_300_799_999;
 
     /// <summary>Writes a signed report; returns its length. Throws for values the protocol cannot carry (a caller bug, not input).</summary>
     public static int WriteReport(Span<byte> destination, in AgentReport report, ReadOnlySpan<byte> key)
@@ -143,7 +145,8 @@ public static class AgentCodec
         if ((flags & ~KnownFlags) != 0 || (type == AgentMessageType.Query && flags != AgentFlags.None))
             return AgentReject.BadFlags;
         long timeMs = BinaryPrimitives.ReadInt64BigEndian(datagram[24..]);
-        if (timeMs < 0)
+        // Above the year 9999 the frame's Time (a DateTimeOffset) cannot be formed: refused here, so reading a frame never throws.
+        if (timeMs is < 0 or > MaxTimeMs)
             return AgentReject.FieldOutOfRange;
         ushort cpu = 0, memory = 0, weight = 0;
         uint connections = 0, intervalMs = 0;

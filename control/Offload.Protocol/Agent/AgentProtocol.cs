@@ -106,7 +106,7 @@ public enum AgentReject
     /// <summary>Flags unknown, or set where the type has none (a query), or a weight without the weight flag.</summary>
     BadFlags,
 
-    /// <summary>CPU or memory above 100 %, a reserved field not zero, an interval of 0 or above an hour, a negative time.</summary>
+    /// <summary>CPU or memory above 100 %, a reserved field not zero, an interval of 0 or above an hour, a negative time or one after the year 9999.</summary>
     FieldOutOfRange,
 
     /// <summary>The HMAC does not match under the key configured for this id: forged, corrupted or a wrong key.</summary>
