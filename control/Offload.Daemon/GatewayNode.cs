@@ -42,6 +42,7 @@ public sealed class GatewayNode : IDisposable
     private readonly ILogger _log;
     private readonly Lock _state = new();
     private readonly Dataplane _dataplane;
+    private readonly WaitHandle? _attention;
     private readonly FlowTableManager _flows;
     private readonly SessionTracker _tracker;
     private readonly Classifier _classifier;
@@ -77,6 +78,7 @@ public sealed class GatewayNode : IDisposable
         ArgumentNullException.ThrowIfNull(loggers);
         _log = loggers.CreateLogger<GatewayNode>();
         _dataplane = new Dataplane(device);
+        _attention = (device as IHostAttention)?.HostAttention;
         var geometry = _dataplane.ReadGeometry();
         CheckFits(config, geometry);
         _frame = new byte[geometry.MaxFrame];
@@ -239,10 +241,14 @@ public sealed class GatewayNode : IDisposable
         }
     }
 
+    /// <summary>The longest sleep of an idle loop on a device with a host-attention line: the group and session timers' grain.</summary>
+    public static readonly TimeSpan AttentionPollInterval = TimeSpan.FromMilliseconds(10);
+
     /// <summary>Steps until cancelled, sleeping briefly whenever a round found nothing to do.</summary>
     public void Run(CancellationToken cancellationToken)
     {
         Start();
+        WaitHandle[]? waits = _attention is null ? null : [cancellationToken.WaitHandle, _attention];
         while (!cancellationToken.IsCancellationRequested)
         {
             int n;
@@ -256,7 +262,14 @@ public sealed class GatewayNode : IDisposable
                 n = 0;
             }
             if (n == 0)
-                cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(2));
+            {
+                // A device that raises a line when the host queue fills lets the loop sleep to the timers' pace;
+                // without one the host queue is polled every 2 ms, so a first packet waits no longer than that.
+                if (waits is not null)
+                    WaitHandle.WaitAny(waits, AttentionPollInterval);
+                else
+                    cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(2));
+            }
         }
     }
 
