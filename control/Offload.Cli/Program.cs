@@ -77,6 +77,7 @@ root.Subcommands.Add(glbp);
 root.Subcommands.Add(DevicesCommand.Create(json));
 root.Subcommands.Add(AgentCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(Offload.Cli.Lab.LabCommand.Create(json));
 root.Subcommands.Add(ShowCommand.Create());
 root.Subcommands.Add(RouterCommand.Create());
 

@@ -124,12 +124,32 @@ internal static class RunCommand
             // with nothing attached, when what leaves a port is counted and dropped as an unplugged wire would. A served
             // model runs in its server.
             using var clock = wires is not null ? wires.AttachTo() : device is ModelDevice model ? ModelClock.Start(model) : null;
+            if (wires is not null)
+                node.WireMetrics = m => WriteWireMetrics(m, wires);
             node.Run(stop.Token);
             var glbp = node.GlbpView();
             var flows = node.FlowsView(0);
             output.WriteLine($"offload: stopped; {string.Join(", ", glbp.Groups.Select(g => $"group {g.Group} {g.State}"))}; {flows.Sessions} session(s), {api.Requests} API request(s), {(clock is null ? "frames counted by the device's server" : $"{clock.FramesOut(0)} frame(s) out port 0, {clock.FramesOut(1)} out port 1")}");
         }
         return 0;
+    }
+
+    // What crossed each bound interface and what was dropped before the model, by reason.
+    private static void WriteWireMetrics(PrometheusWriter m, ModelPorts wires)
+    {
+        m.Help("offload_wire_frames_total", "counter", "frames the model's ports took from and gave to their Linux interfaces");
+        m.Help("offload_wire_dropped_total", "counter", "frames dropped between a Linux interface and the model, by reason");
+        for (int p = 0; p < 2; p++)
+        {
+            if (wires.Counters(p) is not { } c)
+                continue;
+            string port = p.ToString(CultureInfo.InvariantCulture);
+            m.Sample("offload_wire_frames_total", c.RxFrames, ("port", port), ("interface", c.Interface), ("direction", "rx"));
+            m.Sample("offload_wire_frames_total", c.TxFrames, ("port", port), ("interface", c.Interface), ("direction", "tx"));
+            foreach (var (reason, n) in (ReadOnlySpan<(string, long)>)[("queue_full", c.RxQueueFull), ("too_long", c.RxTooLong), ("truncated", c.RxTruncated),
+                ("runt", c.RxRunt), ("tx_refused", c.TxDropped), ("socket_error", c.SocketErrors)])
+                m.Sample("offload_wire_dropped_total", n, ("port", port), ("interface", c.Interface), ("reason", reason));
+        }
     }
 
     private static int Fail(string message)

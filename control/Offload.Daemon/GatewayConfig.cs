@@ -325,6 +325,8 @@ public sealed record GatewayConfig
             uint vip = Ip($"{path}.vip", g.Vip, required: false);
             int priority = Int($"{path}.priority", g.Priority, 1, 255) ?? 100;
             int preemptDelay = Int($"{path}.preemptDelayMs", g.PreemptDelayMs, 0, 3_600_000) ?? 0;
+            // Cisco's default: a forwarder's owner that comes back takes its vMAC back after 30 s.
+            int forwarderPreemptDelay = Int($"{path}.forwarderPreemptDelayMs", g.ForwarderPreemptDelayMs, 0, 3_600_000) ?? 30_000;
             int hello = Int($"{path}.helloMs", g.HelloMs, 50, 60_000) ?? 3000;
             int hold = Int($"{path}.holdMs", g.HoldMs, 51, 180_000) ?? Math.Max(10_000, hello * 10 / 3 + 1);
             if (g.HelloMs is not null && g.HoldMs is not null && hold <= hello)
@@ -363,6 +365,7 @@ public sealed record GatewayConfig
                 Priority = (byte)priority,
                 Preempt = g.Preempt ?? false,
                 PreemptDelay = TimeSpan.FromMilliseconds(preemptDelay),
+                ForwarderPreemptDelay = TimeSpan.FromMilliseconds(forwarderPreemptDelay),
                 HelloTime = TimeSpan.FromMilliseconds(hello),
                 HoldTime = TimeSpan.FromMilliseconds(hold),
                 RedirectTime = TimeSpan.FromSeconds(redirect),

@@ -630,6 +630,9 @@ public sealed class GatewayNode : IDisposable
     }
 
     /// <summary>Everything /metrics serves, in the Prometheus text format.</summary>
+    /// <summary>Adds the wire's own counters (the model's ports on Linux interfaces) to <see cref="Metrics"/>; set by the composition root.</summary>
+    public Action<PrometheusWriter>? WireMetrics { get; set; }
+
     public string Metrics()
     {
         lock (_state)
@@ -712,6 +715,7 @@ public sealed class GatewayNode : IDisposable
                 foreach (var (reason, count) in b.AgentRefused ?? new Dictionary<string, long>())
                     m.Sample("offload_backend_agent_reports_refused_total", count, ("service", b.Service), ("backend", b.Id), ("reason", reason));
             }
+            WireMetrics?.Invoke(m);
             return m.ToString();
         }
     }
