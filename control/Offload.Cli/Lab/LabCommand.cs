@@ -25,7 +25,7 @@ internal static class LabCommand
 
         var demo = new Command("demo", "run the scripted failover scenario on the lab (built first when it is not up) and print a timeline and a verdict")
         {
-            hosts, gateways, backends, hello, hold, dir, keep,
+            hosts, gateways, backends, hello, hold, dir, keep, json,
         };
         demo.SetAction((r, ct) => Task.FromResult(Cli.Guard(() => Guarded(() => Cli.UntilStopped(ct, stop =>
             Demo(Plan(r.GetValue(hosts), r.GetValue(gateways), r.GetValue(backends), r.GetValue(hello), r.GetValue(hold), r.GetValue(dir)!),
@@ -38,7 +38,7 @@ internal static class LabCommand
             return 0;
         })));
 
-        var status = new Command("status", "what of the lab exists and runs, and each gateway's GLBP state") { dir };
+        var status = new Command("status", "what of the lab exists and runs, and each gateway's GLBP state") { dir, json };
         status.SetAction(r => Cli.Guard(() => Guarded(() => Status(r.GetValue(dir)!, r.GetValue(json), Console.Out))));
 
         return new Command("lab", "a lab of real kernel hosts, gateway daemons and HTTP backends in network namespaces (root)") { up, demo, down, status };
