@@ -125,7 +125,7 @@ internal static class RunCommand
             // model runs in its server.
             using var clock = wires is not null ? wires.AttachTo() : device is ModelDevice model ? ModelClock.Start(model) : null;
             if (wires is not null)
-                node.WireMetrics = m => WriteWireMetrics(m, wires);
+                node.WireMetrics = m => WriteWireMetrics(m, wires, clock!);
             node.Run(stop.Token);
             var glbp = node.GlbpView();
             var flows = node.FlowsView(0);
@@ -135,8 +135,10 @@ internal static class RunCommand
     }
 
     // What crossed each bound interface and what was dropped before the model, by reason.
-    private static void WriteWireMetrics(PrometheusWriter m, ModelPorts wires)
+    private static void WriteWireMetrics(PrometheusWriter m, ModelPorts wires, ModelClock clock)
     {
+        m.Help("offload_model_cycles_total", "counter", "clock cycles the model has run (it runs only while something is in flight)");
+        m.Sample("offload_model_cycles_total", clock.CyclesRun);
         m.Help("offload_wire_frames_total", "counter", "frames the model's ports took from and gave to their Linux interfaces");
         m.Help("offload_wire_dropped_total", "counter", "frames dropped between a Linux interface and the model, by reason");
         for (int p = 0; p < 2; p++)

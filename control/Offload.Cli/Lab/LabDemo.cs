@@ -48,7 +48,13 @@ internal sealed class LabDemo
             _out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Now / 1000,7:0.000} s  {line}"));
     }
 
-    public JsonObject Run(CancellationToken ct)
+    /// <summary>What happens once traffic runs: the events it caused, measured.</summary>
+    public delegate List<LabEvent> Scenario(LabObserver observer, LabTraffic traffic, CancellationToken ct);
+
+    /// <summary>Called once the group has converged, before traffic starts (the benchmark measures idle CPU there).</summary>
+    public Action? OnConverged { get; init; }
+
+    public JsonObject Run(CancellationToken ct, Scenario? scenario = null)
     {
         var plan = Plan;
         var hostNs = Enumerable.Range(1, plan.Hosts).Select(i => new NetnsSockets(LabPlan.HostNs(i))).ToList();
@@ -63,21 +69,14 @@ internal sealed class LabDemo
             WaitFor("the group to elect an AVG and every gateway to forward", TimeSpan.FromSeconds(90), ct, () => Converged(observer));
             Say($"GLBP converged: AVG {Avg(observer)}, forwarders {string.Join(", ", Holders(observer).Select(h => $"{h.Key}→g{h.Value}"))}");
 
+            OnConverged?.Invoke();
             using var traffic = new LabTraffic(_clock, hostNs);
             traffic.Start();
             Sleep(Settle, ct);
             var spread = Neighbours();
             Say($"hosts' ARP for {LabPlan.VirtualIp}: {string.Join(", ", spread.GroupBy(n => n.Value ?? "none").Select(g => $"{g.Key} ×{g.Count()}"))}");
 
-            var events = new List<LabEvent>();
-            int avg = Avg(observer) ?? throw new LabException("no AVG after convergence");
-            events.Add(KillGateway("avg-killed", avg, observer, traffic, ct));
-            int forwarder = Enumerable.Range(1, plan.Gateways).First(k => !_dead.Contains(k) && k != Avg(observer));
-            events.Add(KillGateway("forwarder-killed", forwarder, observer, traffic, ct));
-            events.Add(KillBackend(2 <= plan.Backends ? 2 : 1, observer, traffic, ct));
-            foreach (var k in _dead.Order().ToList())
-                events.Add(Restart(k, observer, traffic, ct));
-
+            var events = (scenario ?? DemoScenario)(observer, traffic, ct);
             traffic.Stop();
             Say("traffic stopped");
             var requests = traffic.Requests.ToList();
@@ -91,6 +90,37 @@ internal sealed class LabDemo
                 n.Dispose();
         }
     }
+
+    /// <summary>The demo: the AVG killed, then a forwarder, then a backend's server; the killed gateways started again.</summary>
+    public List<LabEvent> DemoScenario(LabObserver observer, LabTraffic traffic, CancellationToken ct)
+    {
+        var plan = Plan;
+        var events = new List<LabEvent>();
+        int avg = Avg(observer) ?? throw new LabException("no AVG after convergence");
+        events.Add(KillGateway("avg-killed", avg, observer, traffic, ct));
+        int forwarder = Enumerable.Range(1, plan.Gateways).First(k => !_dead.Contains(k) && k != Avg(observer));
+        events.Add(KillGateway("forwarder-killed", forwarder, observer, traffic, ct));
+        events.Add(KillBackend(2 <= plan.Backends ? 2 : 1, observer, traffic, ct));
+        foreach (var k in _dead.Order().ToList())
+            events.Add(Restart(k, observer, traffic, ct));
+
+        return events;
+    }
+
+    /// <summary>The benchmark: <paramref name="kills"/> times, a forwarder that is not the AVG killed, then started again.</summary>
+    public Scenario KillsScenario(int kills) => (observer, traffic, ct) =>
+    {
+        var events = new List<LabEvent>();
+        for (int i = 0; i < kills; i++)
+        {
+            int avg = Avg(observer) ?? throw new LabException("no AVG");
+            var others = Enumerable.Range(1, Plan.Gateways).Where(k => k != avg && !_dead.Contains(k)).ToList();
+            int victim = others[i % others.Count];
+            events.Add(KillGateway("forwarder-killed", victim, observer, traffic, ct));
+            events.Add(Restart(victim, observer, traffic, ct));
+        }
+        return events;
+    };
 
     private LabEvent KillGateway(string kind, int k, LabObserver observer, LabTraffic traffic, CancellationToken ct)
     {
