@@ -9,7 +9,7 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 
 # wrk, haproxy and nginx-light: `offload bench router` measures the request router against them. afl++: ci/fuzz.sh.
 # nextpnr-ice40 and fpga-icestorm: the HX8K build is placed, routed and timed in hdl-check.
-for p in verilator iverilog yosys nextpnr-ice40 fpga-icestorm tshark iproute2 ethtool iputils-ping libusb-1.0-0 make g++ libpcap0.8 wrk haproxy nginx-light afl++; do
+for p in verilator iverilog yosys nextpnr-ice40 fpga-icestorm tshark iproute2 ethtool iputils-ping libusb-1.0-0 make g++ libpcap0.8 wrk haproxy keepalived nginx-light afl++; do
     pkg_installed "$p" || need_pkgs+=("$p")
 done
 

@@ -93,8 +93,30 @@ internal static class BenchLab
                 LabNetwork.Down(dir, _ => { });
             }
         }
+        var peers = new JsonArray();
+        foreach (var advert in (ReadOnlySpan<double>)[1.0, 0.01])
+        {
+            if (!json)
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench lab: peer keepalived (VRRPv3, advert {advert * 1000:0} ms) + HAProxy (TCP) on 2 gateways: {kills} master kills…"));
+            var plan = new LabPlan(4, 2, 2, 1000, 3000, dir);
+            try
+            {
+                var row = new PeerBench(plan, output, json).Run(advert, kills, ct);
+                peers.Add(row);
+                if (!json)
+                {
+                    output.WriteLine($"  detection median {row["detection_ms"]!["median"]} ms, worst {row["detection_ms"]!["worst"]} ms; traffic again median {row["recovery_ms"]!["median"]} ms, worst {row["recovery_ms"]!["worst"]} ms");
+                    output.WriteLine($"  {row["connections_broken"]} connection(s) broken and {row["requests_failed"]} request(s) failed over {row["kills"]} kills; hosts per gateway: {string.Join(", ", row["hosts_per_gateway"]!.AsObject().Select(p => $"{p.Key} {p.Value}"))}");
+                }
+            }
+            finally
+            {
+                LabNetwork.Down(dir, _ => { });
+            }
+        }
         var result = new JsonObject
         {
+            ["peers"] = peers,
             ["lab"] = new JsonObject { ["hosts"] = 4, ["gateways"] = 3, ["backends"] = 2, ["mode"] = "dsr" },
             ["timers"] = rows,
             ["throughput"] = throughput,
@@ -128,7 +150,7 @@ internal static class BenchLab
     {
         var pids = Enumerable.Range(1, state.Gateways).Select(k => state.Pids[LabPlan.GatewayName(k)]).ToArray();
         // Past start-up: the runtime compiles its hot methods again (tiered JIT) for some seconds after the first requests.
-        Thread.Sleep(TimeSpan.FromSeconds(10));
+        Thread.Sleep(TimeSpan.FromSeconds(20));
         var before = pids.Select(Jiffies).ToArray();
         var start = DateTime.UtcNow;
         Thread.Sleep(TimeSpan.FromSeconds(10));

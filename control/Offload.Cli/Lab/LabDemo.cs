@@ -139,6 +139,11 @@ internal sealed class LabDemo
         double? detection = FirstSample(observer, at, s => !_dead.Contains(s.Gateway)
             && (s.Forwarding.Any(held.Contains) || (wasAvg && s.AvgState == "Active"))) - at;
         double? relearn = held.Count == 0 ? null : held.Max(v => FirstFdb(observer, at, v, port => port != LabPlan.SwitchPortOf(k))) - at;
+        // A connection broken by the failover shows only when its next segment gets an answer, after TCP's backoff: wait
+        // until every affected host's long-lived connection has carried a request begun after the takeover.
+        double back = Now;
+        WaitFor("the affected hosts' long-lived connections to carry a request again", TimeSpan.FromSeconds(30), ct, () =>
+            affected.All(h => traffic.Requests.Any(r => r.Host == h && r.Stream && r.Ok && r.StartMs >= back)));
         Sleep(Settle, ct);
         var (failed, broken, recovery) = Cost(traffic, at, affected);
         bool neighboursOk = NeighboursOnLiveForwarders(observer);

@@ -58,7 +58,11 @@ internal static class LabNetwork
         }
     }
 
-    private static void Build(LabPlan plan, Action<string> say)
+    /// <summary>
+    /// The namespaces, bridges and veths. With <paramref name="kernelGateways"/> the gateways are Linux routers instead of
+    /// Offload (their kernel holds 10.0.0.1k on p0 and forwards), for the peers the benchmark runs in Offload's place.
+    /// </summary>
+    public static void Build(LabPlan plan, Action<string> say, bool kernelGateways = false)
     {
         foreach (var ns in plan.Namespaces())
         {
@@ -89,6 +93,12 @@ internal static class LabNetwork
             Plug(LabPlan.SwitchPortOf(k), "br0", ns, "p0", null);
             Plug($"g{k}p1", "br1", ns, "p1", null);
             Sh.Run("ip", "-n", ns, "addr", "add", $"{LabPlan.GatewayBackendIp(k)}/24", "dev", "p1");
+            if (kernelGateways)
+            {
+                Sh.Run("ip", "-n", ns, "addr", "add", $"{LabPlan.GatewayIp(k)}/24", "dev", "p0");
+                // HAProxy binds the service address before keepalived gives it to this box.
+                Sh.Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.ip_nonlocal_bind=1");
+            }
         }
         for (int j = 1; j <= plan.Backends; j++)
         {
