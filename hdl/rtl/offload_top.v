@@ -109,7 +109,7 @@ wire [164:0] tbl_ft_w, tbl_ft_r;
 wire [96:0] tbl_nh_w, tbl_nh_r;
 wire [5:0] cnt_rd_idx, cnt_clr_idx;
 wire [63:0] cnt_rd_val;
-wire cnt_clr;
+wire cnt_rd_req, cnt_rd_ack, cnt_clr;
 wire [15:0] hrx_len;
 wire hrx_rd_req, hrx_rd_ack;
 wire [31:0] hrx_rd_data;
@@ -131,7 +131,8 @@ ofl_csr #(
     .tbl_req(tbl_req), .tbl_op(tbl_op), .tbl_idx(tbl_idx), .tbl_ft_w(tbl_ft_w), .tbl_nh_w(tbl_nh_w),
     .tbl_w32(tbl_w32), .tbl_done(tbl_done), .tbl_ft_r(tbl_ft_r), .tbl_ls_r(tbl_ls_r),
     .tbl_nh_r(tbl_nh_r), .tbl_r32(tbl_r32),
-    .cnt_rd_idx(cnt_rd_idx), .cnt_rd_val(cnt_rd_val), .cnt_clr(cnt_clr), .cnt_clr_idx(cnt_clr_idx),
+    .cnt_rd_req(cnt_rd_req), .cnt_rd_idx(cnt_rd_idx), .cnt_rd_ack(cnt_rd_ack), .cnt_rd_val(cnt_rd_val),
+    .cnt_clr(cnt_clr), .cnt_clr_idx(cnt_clr_idx),
     .hrx_len(hrx_len), .hrx_rd_req(hrx_rd_req), .hrx_rd_ack(hrx_rd_ack), .hrx_rd_data(hrx_rd_data),
     .htx_wr_req(htx_wr_req), .htx_wr_data(htx_wr_data), .htx_wr_ack(htx_wr_ack),
     .htx_commit_req(htx_commit_req), .htx_commit_len(htx_commit_len), .htx_commit_ack(htx_commit_ack),
@@ -374,7 +375,8 @@ ofl_counters u_counters (
     .inc0(inc[0]), .rx_bytes0(rx_cnt_bytes[0]), .tx_bytes0(tx_bytes_now[0]),
     .inc1(inc[1]), .rx_bytes1(rx_cnt_bytes[1]), .tx_bytes1(tx_bytes_now[1]),
     .inc_global({htx_cnt_drop, htx_cnt_frame}),
-    .rd_idx(cnt_rd_idx), .rd_val(cnt_rd_val), .clr(cnt_clr), .clr_idx(cnt_clr_idx)
+    .rd_req(cnt_rd_req), .rd_idx(cnt_rd_idx), .rd_ack(cnt_rd_ack), .rd_val(cnt_rd_val),
+    .clr(cnt_clr), .clr_idx(cnt_clr_idx)
 );
 
 assign idle = !(|rx_busy) && (&rxf_empty) && !eng_busy && (&dec_empty) && !(|disp_busy) &&
