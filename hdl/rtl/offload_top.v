@@ -154,6 +154,7 @@ assign s_axis_rx1_tready = rx_ready[1];
 
 wire [511:0] desc_hdr[0:1];
 wire [15:0] desc_len[0:1];
+wire [19:0] desc_cs14[0:1], desc_cs18[0:1];
 wire [1:0] desc_ovs, desc_valid, desc_ready;
 wire [1:0] dec_pop;
 wire [1:0] rx_cnt_frame;
@@ -181,7 +182,8 @@ generate
             .s_axis_tready(rx_ready[p]), .s_axis_tlast(rx_last[p]),
             .fifo_wr_data(wr_data), .fifo_wr_en(wr_en), .fifo_commit(commit), .fifo_rollback(rollback),
             .fifo_free(free),
-            .m_desc_hdr(desc_hdr[p]), .m_desc_len(desc_len[p]), .m_desc_ovs(desc_ovs[p]),
+            .m_desc_hdr(desc_hdr[p]), .m_desc_len(desc_len[p]), .m_desc_cs14(desc_cs14[p]),
+            .m_desc_cs18(desc_cs18[p]), .m_desc_ovs(desc_ovs[p]),
             .m_desc_valid(desc_valid[p]), .m_desc_ready(desc_ready[p]),
             .credit_return(dec_pop[p]),
             .cnt_frame(rx_cnt_frame[p]), .cnt_bytes(rx_cnt_bytes[p]),
@@ -215,9 +217,11 @@ ofl_engine #(
     .FT_BUCKETS(FT_BUCKETS), .FT_STASH(FT_STASH), .GROUPS(GROUPS), .VMACS(VMACS), .NEXTHOPS(NEXTHOPS)
 ) u_engine (
     .clk(clk), .rst(rst),
-    .s_desc0_hdr(desc_hdr[0]), .s_desc0_len(desc_len[0]), .s_desc0_ovs(desc_ovs[0]),
+    .s_desc0_hdr(desc_hdr[0]), .s_desc0_len(desc_len[0]), .s_desc0_cs({desc_cs18[0], desc_cs14[0]}),
+    .s_desc0_ovs(desc_ovs[0]),
     .s_desc0_valid(desc_valid[0]), .s_desc0_ready(desc_ready[0]),
-    .s_desc1_hdr(desc_hdr[1]), .s_desc1_len(desc_len[1]), .s_desc1_ovs(desc_ovs[1]),
+    .s_desc1_hdr(desc_hdr[1]), .s_desc1_len(desc_len[1]), .s_desc1_cs({desc_cs18[1], desc_cs14[1]}),
+    .s_desc1_ovs(desc_ovs[1]),
     .s_desc1_valid(desc_valid[1]), .s_desc1_ready(desc_ready[1]),
     .m_dec_data(eng_dec), .m_dec_valid0(eng_dec_valid[0]), .m_dec_valid1(eng_dec_valid[1]),
     .port_mac0(port_mac0), .port_mac1(port_mac1),

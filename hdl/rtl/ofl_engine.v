@@ -35,11 +35,13 @@ module ofl_engine #(
 
     input  wire [511:0]         s_desc0_hdr,
     input  wire [15:0]          s_desc0_len,
+    input  wire [39:0]          s_desc0_cs,     // IPv4 checksum sums at bytes 18 and 14 (ofl_rx)
     input  wire                 s_desc0_ovs,
     input  wire                 s_desc0_valid,
     output wire                 s_desc0_ready,
     input  wire [511:0]         s_desc1_hdr,
     input  wire [15:0]          s_desc1_len,
+    input  wire [39:0]          s_desc1_cs,
     input  wire                 s_desc1_ovs,
     input  wire                 s_desc1_valid,
     output wire                 s_desc1_ready,
@@ -220,7 +222,8 @@ wire [BW-1:0] bkt_a_a, bkt_b_a;
 // registered: these are stage A values
 ofl_decode #(.BW(BW)) u_decode (
     .clk(clk), .en(accept), .sel(grant1),
-    .hdr0(s_desc0_hdr), .len0(s_desc0_len), .hdr1(s_desc1_hdr), .len1(s_desc1_len),
+    .hdr0(s_desc0_hdr), .len0(s_desc0_len), .cs0(s_desc0_cs),
+    .hdr1(s_desc1_hdr), .len1(s_desc1_len), .cs1(s_desc1_cs),
     .bcast(d_bcast), .mcast(d_mcast), .vlan(d_vlan), .runt(d_runt),
     .is_arp(d_is_arp), .arp_short(d_arp_short), .arp_request(d_arp_request), .sha_crc(d_sha_crc),
     .is_ipv4(d_is_ipv4), .ip_malformed(d_ip_malformed), .ip_bad_csum(d_ip_bad_csum),
