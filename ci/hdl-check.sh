@@ -211,8 +211,10 @@ done
 # Yosys (small parameters through hdl/syn/offload_syn_small.v)
 check "yosys synth generic (tables as \$mem)" \
     bash -c "yosys_out=\$(mktemp); yosys -q -l \"\$yosys_out\" -s hdl/syn/synth_generic.ys >/dev/null && grep -q '\\\$mem_v2' \"\$yosys_out\"; rc=\$?; rm -f \"\$yosys_out\"; exit \$rc"
-check "yosys synth_ice40 (tables in SB_RAM40_4K)" \
-    bash -c "yosys_out=\$(mktemp); yosys -q -l \"\$yosys_out\" -s hdl/syn/synth_ice40.ys >/dev/null && grep -q 'SB_RAM40_4K' \"\$yosys_out\"; rc=\$?; rm -f \"\$yosys_out\"; exit \$rc"
+# The core on an iCE40 (hdl/syn/core_area.sh): one synth_ice40 run gives the check (tables in
+# SB_RAM40_4K) and the report: LUT4, flip-flops, block RAMs against an HX8K and the deepest LUT path.
+check "yosys synth_ice40 core (tables in SB_RAM40_4K), area and depth" hdl/syn/core_area.sh "$LOG_DIR/core_area"
+[ -f "$LOG_DIR/core_area/summary.txt" ] && sed 's/^/    /' "$LOG_DIR/core_area/summary.txt"
 check "yosys synth_ice40 ofl_axil_csr (32- and 64-bit bus)" \
     bash -c "yosys -q -s hdl/syn/synth_axil.ys | grep -c SB_LUT4 | grep -qx 2"
 

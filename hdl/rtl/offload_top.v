@@ -109,7 +109,7 @@ wire [164:0] tbl_ft_w, tbl_ft_r;
 wire [96:0] tbl_nh_w, tbl_nh_r;
 wire [5:0] cnt_rd_idx, cnt_clr_idx;
 wire [63:0] cnt_rd_val;
-wire cnt_clr;
+wire cnt_rd_req, cnt_rd_ack, cnt_clr;
 wire [15:0] hrx_len;
 wire hrx_rd_req, hrx_rd_ack;
 wire [31:0] hrx_rd_data;
@@ -131,7 +131,8 @@ ofl_csr #(
     .tbl_req(tbl_req), .tbl_op(tbl_op), .tbl_idx(tbl_idx), .tbl_ft_w(tbl_ft_w), .tbl_nh_w(tbl_nh_w),
     .tbl_w32(tbl_w32), .tbl_done(tbl_done), .tbl_ft_r(tbl_ft_r), .tbl_ls_r(tbl_ls_r),
     .tbl_nh_r(tbl_nh_r), .tbl_r32(tbl_r32),
-    .cnt_rd_idx(cnt_rd_idx), .cnt_rd_val(cnt_rd_val), .cnt_clr(cnt_clr), .cnt_clr_idx(cnt_clr_idx),
+    .cnt_rd_req(cnt_rd_req), .cnt_rd_idx(cnt_rd_idx), .cnt_rd_ack(cnt_rd_ack), .cnt_rd_val(cnt_rd_val),
+    .cnt_clr(cnt_clr), .cnt_clr_idx(cnt_clr_idx),
     .hrx_len(hrx_len), .hrx_rd_req(hrx_rd_req), .hrx_rd_ack(hrx_rd_ack), .hrx_rd_data(hrx_rd_data),
     .htx_wr_req(htx_wr_req), .htx_wr_data(htx_wr_data), .htx_wr_ack(htx_wr_ack),
     .htx_commit_req(htx_commit_req), .htx_commit_len(htx_commit_len), .htx_commit_ack(htx_commit_ack),
@@ -153,6 +154,7 @@ assign s_axis_rx1_tready = rx_ready[1];
 
 wire [511:0] desc_hdr[0:1];
 wire [15:0] desc_len[0:1];
+wire [19:0] desc_cs14[0:1], desc_cs18[0:1];
 wire [1:0] desc_ovs, desc_valid, desc_ready;
 wire [1:0] dec_pop;
 wire [1:0] rx_cnt_frame;
@@ -180,7 +182,8 @@ generate
             .s_axis_tready(rx_ready[p]), .s_axis_tlast(rx_last[p]),
             .fifo_wr_data(wr_data), .fifo_wr_en(wr_en), .fifo_commit(commit), .fifo_rollback(rollback),
             .fifo_free(free),
-            .m_desc_hdr(desc_hdr[p]), .m_desc_len(desc_len[p]), .m_desc_ovs(desc_ovs[p]),
+            .m_desc_hdr(desc_hdr[p]), .m_desc_len(desc_len[p]), .m_desc_cs14(desc_cs14[p]),
+            .m_desc_cs18(desc_cs18[p]), .m_desc_ovs(desc_ovs[p]),
             .m_desc_valid(desc_valid[p]), .m_desc_ready(desc_ready[p]),
             .credit_return(dec_pop[p]),
             .cnt_frame(rx_cnt_frame[p]), .cnt_bytes(rx_cnt_bytes[p]),
@@ -214,9 +217,11 @@ ofl_engine #(
     .FT_BUCKETS(FT_BUCKETS), .FT_STASH(FT_STASH), .GROUPS(GROUPS), .VMACS(VMACS), .NEXTHOPS(NEXTHOPS)
 ) u_engine (
     .clk(clk), .rst(rst),
-    .s_desc0_hdr(desc_hdr[0]), .s_desc0_len(desc_len[0]), .s_desc0_ovs(desc_ovs[0]),
+    .s_desc0_hdr(desc_hdr[0]), .s_desc0_len(desc_len[0]), .s_desc0_cs({desc_cs18[0], desc_cs14[0]}),
+    .s_desc0_ovs(desc_ovs[0]),
     .s_desc0_valid(desc_valid[0]), .s_desc0_ready(desc_ready[0]),
-    .s_desc1_hdr(desc_hdr[1]), .s_desc1_len(desc_len[1]), .s_desc1_ovs(desc_ovs[1]),
+    .s_desc1_hdr(desc_hdr[1]), .s_desc1_len(desc_len[1]), .s_desc1_cs({desc_cs18[1], desc_cs14[1]}),
+    .s_desc1_ovs(desc_ovs[1]),
     .s_desc1_valid(desc_valid[1]), .s_desc1_ready(desc_ready[1]),
     .m_dec_data(eng_dec), .m_dec_valid0(eng_dec_valid[0]), .m_dec_valid1(eng_dec_valid[1]),
     .port_mac0(port_mac0), .port_mac1(port_mac1),
@@ -374,7 +379,8 @@ ofl_counters u_counters (
     .inc0(inc[0]), .rx_bytes0(rx_cnt_bytes[0]), .tx_bytes0(tx_bytes_now[0]),
     .inc1(inc[1]), .rx_bytes1(rx_cnt_bytes[1]), .tx_bytes1(tx_bytes_now[1]),
     .inc_global({htx_cnt_drop, htx_cnt_frame}),
-    .rd_idx(cnt_rd_idx), .rd_val(cnt_rd_val), .clr(cnt_clr), .clr_idx(cnt_clr_idx)
+    .rd_req(cnt_rd_req), .rd_idx(cnt_rd_idx), .rd_ack(cnt_rd_ack), .rd_val(cnt_rd_val),
+    .clr(cnt_clr), .clr_idx(cnt_clr_idx)
 );
 
 assign idle = !(|rx_busy) && (&rxf_empty) && !eng_busy && (&dec_empty) && !(|disp_busy) &&

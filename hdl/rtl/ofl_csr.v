@@ -6,7 +6,7 @@
 // watchdog, port MACs, groups, vMAC filter), the flow / next-hop staging registers, and the
 // accesses that other blocks complete: table commands (ofl_engine), counters (ofl_counters),
 // host queues (ofl_host_rx / ofl_host_tx). Plain accesses are acked the cycle after req, table
-// accesses three cycles after, host queue accesses as soon as the queue can answer.
+// accesses and counter LO reads three cycles after, host queue accesses as soon as the queue can answer.
 module ofl_csr #(
     parameter DATA_W = 64,
     parameter FT_BUCKETS = 1024,
@@ -60,7 +60,9 @@ module ofl_csr #(
     input  wire [96:0]          tbl_nh_r,
     input  wire [31:0]          tbl_r32,
 
+    output wire                 cnt_rd_req,
     output wire [5:0]           cnt_rd_idx,
+    input  wire                 cnt_rd_ack,
     input  wire [63:0]          cnt_rd_val,
     output wire                 cnt_clr,
     output wire [5:0]           cnt_clr_idx,
@@ -94,10 +96,12 @@ localparam [3:0] OP_CNT_READ = 4'd9;
 localparam GW = GROUPS > 1 ? $clog2(GROUPS) : 1;
 localparam VW = VMACS > 1 ? $clog2(VMACS) : 1;
 
-localparam [1:0] W_TABLE = 2'd0;
-localparam [1:0] W_HRX = 2'd1;
-localparam [1:0] W_HTX_DATA = 2'd2;
-localparam [1:0] W_HTX_COMMIT = 2'd3;
+localparam [2:0] W_TABLE = 3'd0;
+localparam [2:0] W_HRX = 3'd1;
+localparam [2:0] W_HTX_DATA = 3'd2;
+localparam [2:0] W_HTX_COMMIT = 3'd3;
+// a counter's LO read: the counters live in block RAM behind a read-modify-write pipeline (ofl_counters)
+localparam [2:0] W_CNT = 3'd4;
 
 localparam [31:0] P_DATA_W = DATA_W;
 localparam [31:0] P_FT_BUCKETS = FT_BUCKETS;
@@ -207,7 +211,7 @@ assign cnt_rd_idx = is_cnt_port ? {1'b0, a[8], a[6:3]} : {4'b1000, a[4:3]};
 
 // accesses that complete elsewhere
 reg long_op;
-reg [1:0] long_kind;
+reg [2:0] long_kind;
 reg [3:0] op_sel;
 always @* begin
     long_op = 1'b0;
@@ -245,6 +249,10 @@ always @* begin
         end
         default: ;
     endcase
+    if (csr_req && cnt_ok && !cnt_hi && !csr_we) begin
+        long_op = 1'b1;
+        long_kind = W_CNT;
+    end
     if (op_sel != 4'd0) begin
         long_op = 1'b1;
     end
@@ -262,7 +270,7 @@ always @* begin
     end else if (vmac_ok) begin
         rd = a[2] ? {vmac_valid_reg[vi], 15'd0, vmac_reg[vi][47:32]} : vmac_reg[vi][31:0];
     end else if (cnt_ok) begin
-        rd = cnt_hi ? cnt_hi_reg : cnt_rd_val[31:0];
+        rd = cnt_hi_reg;
     end else begin
     case (a)
         `OFL_REG_ID: rd = `OFL_ID_VALUE;
@@ -318,7 +326,7 @@ end
 // ---------------------------------------------------------------- bus handshake
 reg ack_reg = 1'b0;
 reg pend_reg = 1'b0;
-reg [1:0] kind_reg = W_TABLE;
+reg [2:0] kind_reg = W_TABLE;
 reg [3:0] op_reg = 4'd0;
 reg [31:0] rdata_reg = 32'd0;
 reg tbl_req_reg = 1'b0;
@@ -352,11 +360,13 @@ assign htx_wr_data = csr_wdata;
 assign htx_commit_req = pend_reg && kind_reg == W_HTX_COMMIT;
 assign htx_commit_len = csr_wdata;
 
+assign cnt_rd_req = pend_reg && kind_reg == W_CNT;
 assign cnt_clr = wr && cnt_ok && !cnt_hi;
 assign cnt_clr_idx = cnt_rd_idx;
 
 wire long_done = (kind_reg == W_TABLE && tbl_done) || (kind_reg == W_HRX && hrx_rd_ack) ||
-                 (kind_reg == W_HTX_DATA && htx_wr_ack) || (kind_reg == W_HTX_COMMIT && htx_commit_ack);
+                 (kind_reg == W_HTX_DATA && htx_wr_ack) || (kind_reg == W_HTX_COMMIT && htx_commit_ack) ||
+                 (kind_reg == W_CNT && cnt_rd_ack);
 
 always @(posedge clk) begin
     ack_reg <= 1'b0;
@@ -366,9 +376,6 @@ always @(posedge clk) begin
         rdata_reg <= csr_we ? 32'd0 : rd;
         if (!csr_we && a == `OFL_REG_TIME_LO) begin
             time_hi_reg <= time_reg[63:32];
-        end
-        if (!csr_we && cnt_ok && !cnt_hi) begin
-            cnt_hi_reg <= cnt_rd_val[63:32];
         end
     end
     if (start && long_op) begin
@@ -384,6 +391,11 @@ always @(posedge clk) begin
         rdata_reg <= 32'd0;
         case (kind_reg)
             W_HRX: rdata_reg <= hrx_rd_data;
+            // the LO read latches HI: both halves of one 64-bit value
+            W_CNT: begin
+                rdata_reg <= cnt_rd_val[31:0];
+                cnt_hi_reg <= cnt_rd_val[63:32];
+            end
             W_TABLE: begin
                 case (op_reg)
                     OP_FT_READ: begin

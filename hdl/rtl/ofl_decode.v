@@ -5,6 +5,8 @@
 // Header decode: everything the classification of docs/dataplane.md needs from the first 64 bytes
 // and the frame length, plus the 105-bit flow key and the low bits of its two bucket hashes.
 // Multi-byte fields are big-endian (network order); byte i of the frame is hdr[8*i +: 8].
+// The IPv4 header checksum comes summed already (csN: ofl_rx adds the header's words as they arrive,
+// {sum at byte 18, sum at byte 14}, 20 bits each); here it is only picked, folded and compared.
 //
 // The outputs are registered: the header of port `sel` is decoded on the clock edge where `en` is 1
 // (the engine's accept), and nothing is computed in other cycles. The whole decode is one function
@@ -22,8 +24,10 @@ module ofl_decode #(
     input  wire          sel,       // port whose header is decoded (key bit 104)
     input  wire [511:0]  hdr0,
     input  wire [15:0]   len0,
+    input  wire [39:0]   cs0,
     input  wire [511:0]  hdr1,
     input  wire [15:0]   len1,
+    input  wire [39:0]   cs1,
 
     output wire          bcast,
     output wire          mcast,
@@ -158,6 +162,7 @@ function [RW-1:0] decode;
     input [511:0] h;
     /* verilator lint_on UNUSEDSIGNAL */
     input [15:0]  len;
+    input [39:0]  cs;
     input         port;
     reg [47:0] dmac, sha;
     reg is_vlan, bc, tcp, udp, l4p;
@@ -171,7 +176,6 @@ function [RW-1:0] decode;
     reg [15:0] csum_f2, sp, dp;
     reg [7:0] proto;
     reg [104:0] k;
-    integer i;
     begin
         decode = {RW{1'b0}};
         dmac = {h[7:0], h[15:8], h[23:16], h[31:24], h[39:32], h[47:40]};
@@ -201,10 +205,7 @@ function [RW-1:0] decode;
         ihl_bytes = {11'd0, ihl, 2'b00};
         decode[R_IP_MAL] = len17 < l3_17 + 17'd20 || ver_ihl[7:4] != 4'd4 || ihl < 4'd5 ||
                            {1'b0, total_len} < ihl_bytes || l3_17 + {1'b0, total_len} > len17;
-        csum_sum = 20'd0;
-        for (i = 0; i < 10; i = i + 1) begin
-            csum_sum = csum_sum + {4'd0, `OFL_L3W(2 * i)};
-        end
+        csum_sum = is_vlan ? cs[39:20] : cs[19:0];
         csum_f1 = {1'b0, csum_sum[15:0]} + {13'd0, csum_sum[19:16]};
         csum_f2 = csum_f1[15:0] + {15'd0, csum_f1[16]};
         decode[R_IP_CSUM] = ihl == 4'd5 && csum_f2 != 16'hFFFF;
@@ -238,7 +239,7 @@ reg [RW-1:0] r_reg;
 
 always @(posedge clk) begin
     if (en) begin
-        r_reg <= decode(sel ? hdr1 : hdr0, sel ? len1 : len0, sel);
+        r_reg <= decode(sel ? hdr1 : hdr0, sel ? len1 : len0, sel ? cs1 : cs0, sel);
     end
 end
 

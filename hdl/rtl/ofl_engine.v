@@ -35,11 +35,13 @@ module ofl_engine #(
 
     input  wire [511:0]         s_desc0_hdr,
     input  wire [15:0]          s_desc0_len,
+    input  wire [39:0]          s_desc0_cs,     // IPv4 checksum sums at bytes 18 and 14 (ofl_rx)
     input  wire                 s_desc0_ovs,
     input  wire                 s_desc0_valid,
     output wire                 s_desc0_ready,
     input  wire [511:0]         s_desc1_hdr,
     input  wire [15:0]          s_desc1_len,
+    input  wire [39:0]          s_desc1_cs,
     input  wire                 s_desc1_ovs,
     input  wire                 s_desc1_valid,
     output wire                 s_desc1_ready,
@@ -220,7 +222,8 @@ wire [BW-1:0] bkt_a_a, bkt_b_a;
 // registered: these are stage A values
 ofl_decode #(.BW(BW)) u_decode (
     .clk(clk), .en(accept), .sel(grant1),
-    .hdr0(s_desc0_hdr), .len0(s_desc0_len), .hdr1(s_desc1_hdr), .len1(s_desc1_len),
+    .hdr0(s_desc0_hdr), .len0(s_desc0_len), .cs0(s_desc0_cs),
+    .hdr1(s_desc1_hdr), .len1(s_desc1_len), .cs1(s_desc1_cs),
     .bcast(d_bcast), .mcast(d_mcast), .vlan(d_vlan), .runt(d_runt),
     .is_arp(d_is_arp), .arp_short(d_arp_short), .arp_request(d_arp_request), .sha_crc(d_sha_crc),
     .is_ipv4(d_is_ipv4), .ip_malformed(d_ip_malformed), .ip_bad_csum(d_ip_bad_csum),
@@ -233,36 +236,33 @@ ofl_decode #(.BW(BW)) u_decode (
 reg v_a = 1'b0;
 reg port_a, ovs_a, own_m_a;
 reg [15:0] len_a;
-reg [2:0] tag_a;
-reg [2:0] tag_reg = 3'd0;
-
-reg [511:0] hdr_buf[0:7];
+// The header rides along the stages as a plain register per stage (loaded with the stage's other
+// registers): 3 x 512 flip-flops with enables. The earlier 8-entry buffer indexed by a tag cost 4096
+// flip-flops and a 512-bit 8:1 read mux.
+reg [511:0] hdr_a, hdr_b, hdr_c;
 
 always @(posedge clk) begin
     if (adv) begin
         v_a <= accept;
         rr_in_reg <= accept ? !in_port : rr_in_reg;
-        tag_reg <= tag_reg + {2'd0, accept};
     end
     if (accept) begin
         port_a <= in_port;
-        tag_a <= tag_reg;
         if (grant1) begin
             len_a <= s_desc1_len;
             ovs_a <= s_desc1_ovs;
             own_m_a <= lk_dmac == port_mac1;
-            hdr_buf[tag_reg] <= s_desc1_hdr;
+            hdr_a <= s_desc1_hdr;
         end else begin
             len_a <= s_desc0_len;
             ovs_a <= s_desc0_ovs;
             own_m_a <= lk_dmac == port_mac0;
-            hdr_buf[tag_reg] <= s_desc0_hdr;
+            hdr_a <= s_desc0_hdr;
         end
     end
     if (rst) begin
         v_a <= 1'b0;
         rr_in_reg <= 1'b0;
-        tag_reg <= 3'd0;
     end
 end
 
@@ -368,7 +368,6 @@ reg [FT_STASH-1:0] stash_v;
 reg v_b = 1'b0;
 reg port_b, ovs_b, vlan_b, copy_b, is_tcp_b, is_udp_b;
 reg [15:0] len_b;
-reg [2:0] tag_b;
 reg [1:0] kind_b;
 reg [3:0] dcnt_b, reason_b;
 reg [GW-1:0] grp_b;
@@ -388,7 +387,7 @@ always @(posedge clk) begin
         port_b <= port_a;
         ovs_b <= ovs_a;
         len_b <= len_a;
-        tag_b <= tag_a;
+        hdr_b <= hdr_a;
         kind_b <= kind_an;
         dcnt_b <= dcnt_an;
         reason_b <= reason_an;
@@ -593,7 +592,6 @@ end
 reg v_c = 1'b0;
 reg port_c, ovs_c, vlan_c, copy_c, is_tcp_c, is_udp_c, event_c, ttl_dec_c;
 reg [15:0] len_c;
-reg [2:0] tag_c;
 reg [1:0] kind_c;
 reg [3:0] reason_c;
 reg [31:0] aux_c;
@@ -618,7 +616,7 @@ always @(posedge clk) begin
         port_c <= port_b;
         ovs_c <= ovs_b;
         len_c <= len_b;
-        tag_c <= tag_b;
+        hdr_c <= hdr_b;
         kind_c <= kind_bn;
         reason_c <= reason_bn;
         aux_c <= aux_bn;
@@ -805,7 +803,7 @@ always @(posedge clk) begin
     if (adv && v_c) begin
         port_d <= port_c;
         cnt_d <= cnt_c;
-        dec_reg[DEC_HDR +: 512] <= hdr_buf[tag_c];
+        dec_reg[DEC_HDR +: 512] <= hdr_c;
         // a forward: the next hop's MACs, TTL, addresses, ports and checksums rewritten in place
         // (later nonblocking writes of the same bits win)
         if (fwd_c) begin

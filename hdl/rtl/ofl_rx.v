@@ -7,6 +7,12 @@
 // RX FIFO, so a frame of at most 64 bytes costs no FIFO traffic at all. At tlast a descriptor goes to
 // the lookup engine. The decisions a port can have outstanding are limited by credits, so the
 // engine, which cannot stall, never overflows the port's decision FIFO.
+//
+// The descriptor also carries the IPv4 header checksum's sums, added up as the header streams in:
+// m_desc_cs14 sums the ten big-endian 16-bit words at bytes 14..33 (the L3 header of an untagged
+// frame), m_desc_cs18 those at bytes 18..37 (behind a VLAN tag), bytes past the end as 0, unfolded
+// (20 bits). Why: summing ten words of the 512-bit header behind the engine's port select was the
+// deepest logic of the lookup (ofl_decode); spread over the frame's words it costs a few adders here.
 module ofl_rx #(
     parameter DATA_W = 64,
     parameter MAX_FRAME = 9600,
@@ -31,6 +37,8 @@ module ofl_rx #(
     // descriptor to the engine
     output wire [511:0]        m_desc_hdr,
     output wire [15:0]         m_desc_len,
+    output wire [19:0]         m_desc_cs14,
+    output wire [19:0]         m_desc_cs18,
     output wire                m_desc_ovs,
     output wire                m_desc_valid,
     input  wire                m_desc_ready,
@@ -76,6 +84,8 @@ reg [DATA_W-1:0] hdr_w[0:HW-1];
 // the engine serves second still has room for the tlast of a frame only one word long
 reg [511:0] desc_hdr0_reg, desc_hdr1_reg;
 reg [15:0] desc_len0_reg, desc_len1_reg;
+reg [19:0] desc_cs14_0_reg, desc_cs14_1_reg, desc_cs18_0_reg, desc_cs18_1_reg;
+reg [19:0] cs14_reg = 20'd0, cs18_reg = 20'd0;
 reg desc_ovs0_reg, desc_ovs1_reg;
 reg [1:0] desc_cnt_reg = 2'd0;
 reg [CW-1:0] inflight_reg = 0;
@@ -124,6 +134,26 @@ wire [31:0] widx32 = {{(32-IW){1'b0}}, widx_reg};
 wire [DATA_W-1:0] word_m = masked(s_axis_tdata, s_axis_tkeep);
 integer w;
 
+// checksum sums: byte b of this word is frame byte p = widx * WB + b; an even p is the high byte of
+// its 16-bit word. Only header words (widx < HW) reach bytes 14..37.
+reg [19:0] cs14_add, cs18_add;
+integer p;
+always @* begin
+    cs14_add = 20'd0;
+    cs18_add = 20'd0;
+    for (w = 0; w < WB; w = w + 1) begin
+        p = widx32 * WB + w;
+        if (p >= 14 && p < 34) begin
+            cs14_add = cs14_add + (p % 2 == 0 ? {4'd0, word_m[8*w +: 8], 8'd0} : {12'd0, word_m[8*w +: 8]});
+        end
+        if (p >= 18 && p < 38) begin
+            cs18_add = cs18_add + (p % 2 == 0 ? {4'd0, word_m[8*w +: 8], 8'd0} : {12'd0, word_m[8*w +: 8]});
+        end
+    end
+end
+wire [19:0] cs14_now = cs14_reg + cs14_add;
+wire [19:0] cs18_now = cs18_reg + cs18_add;
+
 wire frame_end = xfer && s_axis_tlast;
 
 assign fifo_wr_data = s_axis_tdata;
@@ -133,6 +163,8 @@ assign fifo_rollback = frame_end && ovs_now;
 
 assign m_desc_hdr = desc_hdr0_reg;
 assign m_desc_len = desc_len0_reg;
+assign m_desc_cs14 = desc_cs14_0_reg;
+assign m_desc_cs18 = desc_cs18_0_reg;
 assign m_desc_ovs = desc_ovs0_reg;
 assign m_desc_valid = desc_cnt_reg != 2'd0;
 
@@ -155,6 +187,8 @@ always @(posedge clk) begin
         desc_hdr0_reg <= desc_hdr1_reg;
         desc_len0_reg <= desc_len1_reg;
         desc_ovs0_reg <= desc_ovs1_reg;
+        desc_cs14_0_reg <= desc_cs14_1_reg;
+        desc_cs18_0_reg <= desc_cs18_1_reg;
     end
     if (to_slot0) begin
         for (w = 0; w < HW; w = w + 1) begin
@@ -162,6 +196,8 @@ always @(posedge clk) begin
         end
         desc_len0_reg <= len_sat;
         desc_ovs0_reg <= ovs_now;
+        desc_cs14_0_reg <= cs14_now;
+        desc_cs18_0_reg <= cs18_now;
     end
     if (to_slot1) begin
         for (w = 0; w < HW; w = w + 1) begin
@@ -169,6 +205,8 @@ always @(posedge clk) begin
         end
         desc_len1_reg <= len_sat;
         desc_ovs1_reg <= ovs_now;
+        desc_cs14_1_reg <= cs14_now;
+        desc_cs18_1_reg <= cs18_now;
     end
 end
 
@@ -178,11 +216,15 @@ always @(posedge clk) begin
         if (s_axis_tlast) begin
             in_frame_reg <= 1'b0;
             widx_reg <= 0;
+            cs14_reg <= 20'd0;
+            cs18_reg <= 20'd0;
             bytes_reg <= 0;
             ovs_reg <= 1'b0;
         end else begin
             in_frame_reg <= 1'b1;
             widx_reg <= is_hdr_word ? widx_reg + 1'b1 : widx_reg;
+            cs14_reg <= cs14_now;
+            cs18_reg <= cs18_now;
             bytes_reg <= len_now;
             ovs_reg <= ovs_now;
         end
@@ -193,6 +235,8 @@ always @(posedge clk) begin
         widx_reg <= 0;
         bytes_reg <= 0;
         ovs_reg <= 1'b0;
+        cs14_reg <= 20'd0;
+        cs18_reg <= 20'd0;
         desc_cnt_reg <= 2'd0;
         inflight_reg <= 0;
     end

@@ -5,7 +5,8 @@
 // the words after them to the RX FIFO; a frame longer than MAX_FRAME stops writing and is rolled
 // back (still fully accepted), others are committed; the descriptor (header, length saturated at
 // 0xffff, oversize flag) queues up to two deep; tready drops only when the FIFO has no room (unless
-// the frame is already oversize), no credit is left, or both descriptor slots are full.
+// the frame is already oversize), no credit is left, or both descriptor slots are full. The descriptor's
+// checksum sums are the ten big-endian words of its own header at bytes 14.. and 18.., added unfolded.
 module ofl_rx_tb;
 
 parameter DATA_W = 64;
@@ -28,6 +29,7 @@ wire s_tready, fifo_wr_en, fifo_commit, fifo_rollback, m_desc_ovs, m_desc_valid,
 wire [DATA_W-1:0] fifo_wr_data;
 wire [511:0] m_desc_hdr;
 wire [15:0] m_desc_len;
+wire [19:0] m_desc_cs14, m_desc_cs18;
 wire [31:0] cnt_bytes;
 
 ofl_rx #(.DATA_W(DATA_W), .MAX_FRAME(MAX_FRAME), .CREDITS(CREDITS)) dut (
@@ -36,7 +38,7 @@ ofl_rx #(.DATA_W(DATA_W), .MAX_FRAME(MAX_FRAME), .CREDITS(CREDITS)) dut (
     .s_axis_tlast(s_tlast),
     .fifo_wr_data(fifo_wr_data), .fifo_wr_en(fifo_wr_en), .fifo_commit(fifo_commit),
     .fifo_rollback(fifo_rollback), .fifo_free(fifo_free),
-    .m_desc_hdr(m_desc_hdr), .m_desc_len(m_desc_len), .m_desc_ovs(m_desc_ovs), .m_desc_valid(m_desc_valid),
+    .m_desc_hdr(m_desc_hdr), .m_desc_len(m_desc_len), .m_desc_cs14(m_desc_cs14), .m_desc_cs18(m_desc_cs18), .m_desc_ovs(m_desc_ovs), .m_desc_valid(m_desc_valid),
     .m_desc_ready(m_desc_ready),
     .credit_return(credit_return),
     .cnt_frame(cnt_frame), .cnt_bytes(cnt_bytes),
@@ -54,7 +56,13 @@ integer dq_len[0:1];
 reg dq_ovs[0:1];
 integer dq = 0, inflight = 0, returnable = 0;
 integer p_valid = 80, p_desc = 70, p_ret = 50, p_full = 5, full_left = 0;
-integer n_frames = 0, n_ovs = 0, n_words = 0;
+integer n_frames = 0, n_ovs = 0, n_words = 0, n_csum = 0;
+
+// sum of the ten big-endian 16-bit words of a header from byte off on
+function automatic [19:0] words10(input [511:0] h, input integer off);
+    words10 = 0;
+    for (int i = 0; i < 10; i++) words10 = words10 + {4'd0, h[8*(off+2*i) +: 8], h[8*(off+2*i+1) +: 8]};
+endfunction
 
 task automatic new_frame;
     integer r;
@@ -80,6 +88,10 @@ task automatic step;
         if (dq != 0 && (m_desc_hdr !== dq_hdr[0] || m_desc_len !== dq_len[0] || m_desc_ovs !== dq_ovs[0]))
             err($sformatf("descriptor len %0d ovs %b hdr %h, expected %0d %b %h", m_desc_len, m_desc_ovs,
                           m_desc_hdr, dq_len[0], dq_ovs[0], dq_hdr[0]));
+        if (dq != 0 && (m_desc_cs14 !== words10(dq_hdr[0], 14) || m_desc_cs18 !== words10(dq_hdr[0], 18)))
+            err($sformatf("descriptor sums %h %h, expected %h %h", m_desc_cs14, m_desc_cs18,
+                          words10(dq_hdr[0], 14), words10(dq_hdr[0], 18)));
+        if (dq != 0 && m_desc_cs14 > 20'hffff && m_desc_cs18 > 20'hffff) n_csum++;
         if (busy !== (in_frame || dq != 0)) err($sformatf("busy=%b", busy));
         fe = 1'b0;
         if (s_tvalid && s_tready) begin
@@ -168,6 +180,7 @@ initial begin
     p_ret = 100;
     repeat (50) step;
     if (dq != 0 || inflight != 0) err("descriptors or credits left over");
+    if (n_csum == 0) err("no descriptor had sums past 16 bits");
     $display("  %0d frames (%0d oversize), %0d words", n_frames, n_ovs, n_words);
     tb_finish;
 end
