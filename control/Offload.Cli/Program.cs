@@ -79,6 +79,7 @@ root.Subcommands.Add(AgentCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(ShowCommand.Create());
 root.Subcommands.Add(RouterCommand.Create());
+root.Subcommands.Add(ConfigCheckCommand.Create());
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)
