@@ -35,6 +35,9 @@ internal static class GatewayMetrics
                     ("forwarder", f.Number.ToString(CultureInfo.InvariantCulture)), ("vmac", new MacAddress(f.Vmac).ToString()), ("owned", f.Owned ? "true" : "false"));
             }
         }
+        m.Help("offload_config_reloads_total", "counter", "config reloads (SIGHUP) by result: applied live, or refused with the running config kept");
+        m.Sample("offload_config_reloads_total", node.ReloadsApplied, ("result", "applied"));
+        m.Sample("offload_config_reloads_total", node.ReloadsRefused, ("result", "refused"));
         m.Help("offload_flows_installed", "gauge", "flow entries in the hardware table");
         m.Sample("offload_flows_installed", node.Flows.Count);
         m.Help("offload_sessions_active", "gauge", "sessions the tracker holds");
