@@ -150,6 +150,7 @@ public sealed class GatewayLoop : IDisposable
         }
         catch (ConfigFileException e)
         {
+            _node.CountRefusedReload();
             _log.LogError("Reload refused, the running configuration stays: {Problems}", string.Join("; ", e.Problems));
             return;
         }

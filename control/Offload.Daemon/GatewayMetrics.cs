@@ -61,8 +61,8 @@ internal static class GatewayMetrics
             m.Sample("offload_sync_messages_total", sync.Counters.MessagesDropped, ("event", "dropped"));
             m.Sample("offload_sync_messages_total", sync.Counters.Count(SyncVerdict.Accepted), ("event", "accepted"));
             m.Sample("offload_sync_messages_total", sync.Counters.Count(SyncVerdict.Malformed), ("event", "malformed"));
-            m.Help("offload_sync_storednode.Flows", "gauge", "peer flows held for takeover");
-            m.Sample("offload_sync_storednode.Flows", sync.Stored.Count);
+            m.Help("offload_sync_stored_flows", "gauge", "peer flows held for takeover");
+            m.Sample("offload_sync_stored_flows", sync.Stored.Count);
         }
         m.Help("offload_hw_port_total", "counter", "data-plane port counters");
         string[] names = ["rx_frames", "rx_bytes", "tx_frames", "tx_bytes", "drop_runt", "drop_oversize", "drop_malformed", "drop_bad_csum",
@@ -88,13 +88,13 @@ internal static class GatewayMetrics
             }
         }
         m.Help("offload_backend_sessions", "gauge", "sessions per backend");
-        m.Help("offload_backendnode.Healthy", "gauge", "1 while the backend is in its pool (checks and agent)");
+        m.Help("offload_backend_healthy", "gauge", "1 while the backend is in its pool (checks and agent)");
         m.Help("offload_backend_weight", "gauge", "the backend's weight in the Maglev table (0 while draining)");
         m.Help("offload_backend_agent_reports_refused_total", "counter", "agent datagrams refused per backend, by reason");
         foreach (var b in node.BackendRows())
         {
             m.Sample("offload_backend_sessions", b.Sessions, ("service", b.Service), ("backend", b.Id));
-            m.Sample("offload_backendnode.Healthy", b.Healthy ? 1 : 0, ("service", b.Service), ("backend", b.Id));
+            m.Sample("offload_backend_healthy", b.Healthy ? 1 : 0, ("service", b.Service), ("backend", b.Id));
             m.Sample("offload_backend_weight", b.Weight, ("service", b.Service), ("backend", b.Id));
             foreach (var (reason, count) in b.AgentRefused ?? new Dictionary<string, long>())
                 m.Sample("offload_backend_agent_reports_refused_total", count, ("service", b.Service), ("backend", b.Id), ("reason", reason));

@@ -16,6 +16,13 @@ public sealed partial class GatewayNode
 
     public long ReloadsRefused { get; private set; }
 
+    /// <summary>Counts a reload refused before it reached the node (the file could not be read or is not valid).</summary>
+    internal void CountRefusedReload()
+    {
+        lock (_state)
+            ReloadsRefused++;
+    }
+
     /// <summary>
     /// Applies <paramref name="next"/> live, or refuses it whole (nothing changes) when it differs in what cannot change
     /// while the gateway runs (<see cref="ConfigChange"/>) or does not fit the data plane.
