@@ -67,9 +67,15 @@ internal static class ConfigCheckCommand
         {
             kind = given;
         }
-        else if (Detect(text) is { } found)
+        else if (Detect(text, out string? notJson) is { } found)
         {
             kind = found;
+        }
+        else if (notJson is not null)
+        {
+            error.WriteLine($"offload: {path}: {notJson}");
+            error.WriteLine($"offload: {path}: 1 problem(s); not a valid config of any kind");
+            return 2;
         }
         else
         {
@@ -119,14 +125,18 @@ internal static class ConfigCheckCommand
         }
     }
 
-    /// <summary>The kind of config the top-level keys say, or null when they say none or several.</summary>
-    public static Kind? Detect(string json)
+    /// <summary>The kind of config the top-level keys say, or null when they say none or several (or it is not JSON: then <paramref name="notJson"/> says where).</summary>
+    public static Kind? Detect(string json, out string? notJson)
     {
+        notJson = null;
         try
         {
             using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                notJson = "$: the file holds no configuration object";
                 return null;
+            }
             var keys = doc.RootElement.EnumerateObject().Select(p => p.Name.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
             var kinds = new List<Kind>();
             if (keys.Contains("gateway"))
@@ -137,9 +147,9 @@ internal static class ConfigCheckCommand
                 kinds.Add(Kind.Tables);
             return kinds.Count == 1 ? kinds[0] : null;
         }
-        catch (JsonException)
+        catch (JsonException e)
         {
-            // Not JSON at all: the gateway's reader says where, with its plain wording, if the user names the kind.
+            notJson = GatewayConfig.Plain(e);
             return null;
         }
     }
