@@ -4,6 +4,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Offload.Daemon;
 using Offload.Device;
+using Offload.Device.Ports;
 
 namespace Offload.Cli;
 
@@ -76,10 +77,25 @@ internal static class RunCommand
         {
             return Fail($"--device: {e.Message}");
         }
+        if (config.Ports.Count > 0 && where.Scheme != "model")
+            return Fail($"{configFile.FullName}: dataplane.ports binds the in-process model's ports; a device at {where} has its own (for a served model: offload sim serve --port0/--port1)");
         using var loggers = DaemonLogging.CreateConsole(config.LogLevel, verbose, config.Name, out var level);
-        // The device and its clock: made here, in this one place, and kept until the daemon has resigned (its resign
-        // hellos leave through them).
+        // The device, its ports and its clock: made here, in this one place, and kept until the daemon has resigned
+        // (its resign hellos leave through them).
         using var device = DeviceOpener.Open(where);
+        ModelPorts? wires = null;
+        if (config.Ports.Count > 0)
+        {
+            try
+            {
+                wires = new ModelPorts((ModelDevice)device, config.Ports.Select(p => new PortBinding(p.Port, p.Interface, p.Mtu)));
+            }
+            catch (DeviceException e)
+            {
+                return Fail($"{configFile.FullName}: dataplane.ports: {e.Message}");
+            }
+        }
+        using var ownedWires = wires;
         GatewayNode node;
         try
         {
@@ -95,9 +111,10 @@ internal static class RunCommand
         }
         using (node)
         {
-            // An in-process model's clock runs by itself, as a board's would; nothing is attached to its ports here, so
-            // what leaves them is counted and dropped, as an unplugged wire would. A served model runs in its server.
-            using var clock = device is ModelDevice model ? ModelClock.Start(model) : null;
+            // An in-process model's clock runs by itself, as a board's would: on the interfaces dataplane.ports names, or
+            // with nothing attached, when what leaves a port is counted and dropped as an unplugged wire would. A served
+            // model runs in its server.
+            using var clock = wires is not null ? wires.AttachTo() : device is ModelDevice model ? ModelClock.Start(model) : null;
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             if (seconds is { } limit)
                 stop.CancelAfter(TimeSpan.FromSeconds(limit));

@@ -15,7 +15,7 @@ public sealed record ReloadResult(bool Applied, IReadOnlyList<string> Changes, I
 /// must refuse. Live: groups added, removed or retuned (priority, preemption, timers, weighting, thresholds, load
 /// balancing, authentication), tracked objects, services added or removed, their backends (added, drained, weights,
 /// MACs, next hops, checks, agents), routes, the watchdog and the log level. Refused, because the running parts are
-/// bound to them: the gateway's name, address and port MACs (the device's ports and every peer know them), the API
+/// bound to them: the gateway's name, address and port MACs (the device's ports and every peer know them), the interfaces the model's ports are bound to, the API
 /// and agent listeners (sockets), session sync (the peers' sequence state), a group's virtual IP (hosts hold it), and
 /// how an existing service forwards (mode, scheduler, install rate: its established flows were placed under them).
 /// </summary>
@@ -38,6 +38,8 @@ public static class ConfigChange
         Fixed("gateway.port1Mac", now.Port1Mac, next.Port1Mac, static m => m.ToString());
         Fixed("api.listen", now.ApiListen, next.ApiListen, static e => e.ToString());
         Fixed("health.agentListen", now.AgentListen, next.AgentListen, static e => e?.ToString() ?? "none");
+        if (!now.Ports.SequenceEqual(next.Ports))
+            r.Add("dataplane.ports: the interfaces the model's ports are bound to cannot change while the gateway runs (restart it)");
         if (!SameSync(now, next))
             r.Add("sync: peers, key and port cannot change while the gateway runs (restart it; its peers keep its sessions meanwhile)");
         foreach (var g in next.Groups)

@@ -13,6 +13,7 @@ public sealed class ConfigFile
     public SyncSection? Sync { get; set; }
     public HealthSection? Health { get; set; }
     public ApiSection? Api { get; set; }
+    public DataplaneSection? Dataplane { get; set; }
 }
 
 public sealed class GatewaySection
@@ -164,6 +165,23 @@ public sealed class HealthSection
 {
     /// <summary>host:port the agent listener binds (load reports from `offload agent`).</summary>
     public string? AgentListen { get; set; }
+}
+
+public sealed class DataplaneSection
+{
+    /// <summary>The Linux interface each network port of the model is bound to (AF_PACKET); absent: ports lead nowhere.</summary>
+    public List<PortSection>? Ports { get; set; }
+}
+
+public sealed class PortSection
+{
+    /// <summary>0 (the segment) or 1 (toward the backends).</summary>
+    public int? Port { get; set; }
+
+    public string? Interface { get; set; }
+
+    /// <summary>The largest IP packet the port takes (default 1500); longer frames are dropped and counted.</summary>
+    public int? Mtu { get; set; }
 }
 
 public sealed class ApiSection

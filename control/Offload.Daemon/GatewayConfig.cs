@@ -49,6 +49,17 @@ public sealed record ServiceSpec(ServiceConfig Config, IReadOnlyList<BackendSpec
 /// <param name="Id">The tracked-object id the group knows it by (unique on this gateway).</param>
 public sealed record GroupTrack(ushort Group, int Id, ServiceKey Service, byte Decrement, int MinHealthy);
 
+/// <summary>A network port of the model bound to a Linux interface, with the largest IP packet (MTU) it takes.</summary>
+public sealed record DataplanePort(int Port, string Interface, int Mtu)
+{
+    public const int MinMtu = 68;
+    public const int MaxMtu = 9000;
+
+    /// <summary>What the kernel takes as an interface name (IFNAMSIZ, dev_valid_name).</summary>
+    public static bool IsInterfaceName(string name) =>
+        name is { Length: > 0 and < 16 } && name != "." && name != ".." && !name.Any(c => c == '/' || c == ':' || char.IsWhiteSpace(c) || char.IsControl(c));
+}
+
 /// <summary>
 /// A validated gateway configuration in the control plane's own types. Built only by <see cref="Parse"/> and
 /// <see cref="Load"/>, which refuse the whole file on any problem, so a node never starts half-configured.
@@ -75,6 +86,9 @@ public sealed record GatewayConfig
 
     public IPEndPoint? AgentListen { get; init; }
     public IPEndPoint ApiListen { get; init; } = new(IPAddress.Loopback, DefaultApiPort);
+
+    /// <summary>The Linux interfaces the model's network ports are bound to (<c>dataplane.ports</c>); empty: none.</summary>
+    public IReadOnlyList<DataplanePort> Ports { get; init; } = [];
 
     /// <summary>What runs but may not do what was meant, each with its JSON path; the daemon prints them at start.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
@@ -256,10 +270,25 @@ public sealed record GatewayConfig
             if (f.Api?.Listen is { } listen)
                 api = EndPoint("api.listen", listen, loopbackOnly: true) ?? api;
 
+            var ports = new List<DataplanePort>();
+            for (int i = 0; i < (f.Dataplane?.Ports?.Count ?? 0); i++)
+            {
+                if (NotNull($"dataplane.ports[{i}]", f.Dataplane!.Ports![i]) && PortOf($"dataplane.ports[{i}]", f.Dataplane.Ports[i]) is { } p)
+                {
+                    if (ports.Any(q => q.Port == p.Port))
+                        Problem($"dataplane.ports[{i}].port", $"port {p.Port} is bound twice");
+                    else if (ports.Any(q => q.Interface == p.Interface))
+                        Problem($"dataplane.ports[{i}].interface", $"{p.Interface} is already bound to port {ports.First(q => q.Interface == p.Interface).Port}");
+                    else
+                        ports.Add(p);
+                }
+            }
+
             if (Problems.Count > 0)
                 return null;
             return new GatewayConfig
             {
+                Ports = ports,
                 Name = name,
                 LocalIp = ip,
                 Port0Mac = mac0,
@@ -274,6 +303,19 @@ public sealed record GatewayConfig
                 AgentListen = agentListen,
                 ApiListen = api,
             };
+        }
+
+        private DataplanePort? PortOf(string path, PortSection s)
+        {
+            int before = Problems.Count;
+            int port = Int($"{path}.port", s.Port, 0, 1, required: true) ?? 0;
+            int mtu = Int($"{path}.mtu", s.Mtu, DataplanePort.MinMtu, DataplanePort.MaxMtu) ?? 1500;
+            string name = s.Interface ?? "";
+            if (s.Interface is null)
+                Problem($"{path}.interface", "missing: name the Linux interface this port is bound to");
+            else if (!DataplanePort.IsInterfaceName(name))
+                Problem($"{path}.interface", $"'{name}' is not a Linux interface name (1 to 15 characters, no '/', ':', whitespace; not '.' or '..')");
+            return Problems.Count == before ? new DataplanePort(port, name, mtu) : null;
         }
 
         private GlbpGroupOptions? Group(string path, GroupSection g, uint localIp, MacAddress localMac)

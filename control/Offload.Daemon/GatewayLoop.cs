@@ -19,6 +19,9 @@ public sealed class GatewayLoop : IDisposable
     private static readonly TimeSpan TxDrainLimit = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>The longest sleep of an idle loop on a device with a host-attention line: the group and session timers' grain.</summary>
+    public static readonly TimeSpan AttentionPollInterval = TimeSpan.FromMilliseconds(10);
+
     private readonly GatewayNode _node;
     private readonly ILogger _log;
     private readonly Thread _thread;
@@ -29,6 +32,7 @@ public sealed class GatewayLoop : IDisposable
     private readonly TimeSpan _heartbeatInterval;
     private readonly TimeSpan _handOver;
     private readonly Action? _faulted;
+    private readonly WaitHandle[]? _waits;
     private volatile bool _stopping;
     private volatile bool _reloadWanted;
     private Exception? _fault;
@@ -53,6 +57,7 @@ public sealed class GatewayLoop : IDisposable
         _heartbeatInterval = heartbeatInterval > TimeSpan.Zero ? heartbeatInterval : TimeSpan.FromSeconds(1);
         _handOver = handOver ?? DefaultHandOver;
         _thread = new Thread(Loop) { IsBackground = true, Name = "gateway loop" };
+        _waits = node.Attention is { } attention ? [_wake, attention] : null;
     }
 
     /// <summary>What ended the loop thread, if something other than a stop did.</summary>
@@ -110,7 +115,7 @@ public sealed class GatewayLoop : IDisposable
                     lastBeat = now;
                 }
                 if (n == 0)
-                    _wake.WaitOne(IdleWait);
+                    Idle();
             }
             Leave();
         }
@@ -121,6 +126,16 @@ public sealed class GatewayLoop : IDisposable
             _log.LogCritical(e, "The gateway loop failed; no more rounds run");
             _faulted?.Invoke();
         }
+    }
+
+    // A device that raises a line when the host queue fills lets the loop sleep to the timers' pace; without one the
+    // host queue is polled every 2 ms, so a first packet waits no longer than that. A reload or a stop wakes it at once.
+    private void Idle()
+    {
+        if (_waits is not null)
+            WaitHandle.WaitAny(_waits, AttentionPollInterval);
+        else
+            _wake.WaitOne(IdleWait);
     }
 
     private int Round()

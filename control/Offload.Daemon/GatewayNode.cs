@@ -43,6 +43,7 @@ public sealed partial class GatewayNode : IDisposable
     private readonly ILogger _log;
     private readonly Lock _state = new();
     private readonly Dataplane _dataplane;
+    private readonly WaitHandle? _attention;
     private readonly FlowTableManager _flows;
     private readonly SessionTracker _tracker;
     private readonly Classifier _classifier;
@@ -82,6 +83,7 @@ public sealed partial class GatewayNode : IDisposable
         _loggers = loggers;
         _log = loggers.CreateLogger<GatewayNode>();
         _dataplane = new Dataplane(device);
+        _attention = (device as IHostAttention)?.HostAttention;
         var geometry = _dataplane.ReadGeometry();
         CheckFits(config, geometry);
         _frame = new byte[geometry.MaxFrame];
@@ -180,6 +182,9 @@ public sealed partial class GatewayNode : IDisposable
     public long TakeoverInstalls { get; private set; }
 
     public long Releases { get; private set; }
+
+    /// <summary>The device's host-attention line (raised when the host RX queue has work), null when it has none.</summary>
+    internal WaitHandle? Attention => _attention;
 
     public void Dispose()
     {

@@ -2,32 +2,39 @@ namespace Offload.Device;
 
 /// <summary>
 /// Runs a <see cref="ModelDevice"/> in real time on a thread of its own, as a board's data plane runs by itself:
-/// every <see cref="Period"/> it runs <see cref="CyclesPerTick"/> cycles and hands each frame that left a network
-/// port to <see cref="PortOutput"/> (a wire, when something is attached; dropped and counted otherwise).
+/// while the model has work it runs up to <see cref="CyclesPerTick"/> cycles every <see cref="Period"/> (at once when
+/// woken) and hands each frame that left a network port to <see cref="PortOutput"/> (a wire, when something is
+/// attached; dropped and counted otherwise).
 /// </summary>
 /// <remarks>
-/// The control plane never clocks the model: it reaches registers through <see cref="IDevice"/> while this thread
+/// A model costs a core while its clock runs, so unlike silicon it stops when nothing is in flight (the design's
+/// <c>idle</c>) and sleeps until a frame arrives or a register write gives it work: an idle gateway then costs almost
+/// nothing. TIME therefore counts the cycles run, not wall time: it is a timestamp source (LAST_SEEN moves with
+/// every tick that carries frames), and a watchdog in cycles only runs down while the model runs.
+/// <para>The control plane never clocks the model: it reaches registers through <see cref="IDevice"/> while this thread
 /// runs the clock, and the device's lock keeps the two apart. The thread is this object's own: it ends on
-/// <see cref="Dispose"/>, which waits for the tick in progress.
+/// <see cref="Dispose"/>, which waits for the tick in progress.</para>
 /// </remarks>
 public sealed class ModelClock : IDisposable
 {
     private readonly ModelDevice _device;
     private readonly Thread _thread;
     private readonly AutoResetEvent _wake = new(false);
-    private readonly Action? _beforeTick;
+    private readonly Func<bool>? _beforeTick;
     private volatile bool _stopping;
     private readonly byte[] _buffer = new byte[16384];
     private readonly long[] _framesOut = new long[2];
     private Exception? _fault;
+    private long _cyclesRun;
 
     /// <param name="device">The model to run; the clock does not own it.</param>
     /// <param name="period">How often the model runs.</param>
     /// <param name="cyclesPerTick">Cycles per tick: 10,000 every 10 ms is 1 M cycles/s, half the model's speed.</param>
     /// <param name="portOutput">Takes each frame that leaves a network port (port, frame); null counts and drops them.</param>
-    /// <param name="beforeTick">Runs on the clock's thread before each tick (frames that arrived are pushed into the model there).</param>
+    /// <param name="beforeTick">Runs on the clock's thread before each tick (frames that arrived are pushed into the model
+    /// there); returns whether it pushed any.</param>
     public ModelClock(ModelDevice device, TimeSpan period, ulong cyclesPerTick, Action<int, ReadOnlySpan<byte>>? portOutput = null,
-        Action? beforeTick = null)
+        Func<bool>? beforeTick = null)
     {
         _beforeTick = beforeTick;
         _device = device ?? throw new ArgumentNullException(nameof(device));
@@ -37,7 +44,17 @@ public sealed class ModelClock : IDisposable
         CyclesPerTick = cyclesPerTick;
         PortOutput = portOutput;
         _thread = new Thread(Loop) { IsBackground = true, Name = "model clock" };
+        _device.Activity = Wake;
     }
+
+    /// <summary>Cycles run before the frames of a tick are fed: one LAST_SEEN step at the reset TS_SHIFT (2^10).</summary>
+    public const ulong MinCyclesBeforeFrames = 1024;
+
+    /// <summary>The longest sleep while the model is idle and nothing woke it.</summary>
+    public static readonly TimeSpan IdlePeriod = TimeSpan.FromSeconds(1);
+
+    /// <summary>Cycles the clock has run (it runs only while the model has work: see the remarks).</summary>
+    public long CyclesRun => Interlocked.Read(ref _cyclesRun);
 
     /// <summary>The defaults `offload run` and `offload sim serve` use: 10,000 cycles every 10 ms.</summary>
     public static ModelClock Start(ModelDevice device, Action<int, ReadOnlySpan<byte>>? portOutput = null)
@@ -79,6 +96,7 @@ public sealed class ModelClock : IDisposable
     public void Dispose()
     {
         _stopping = true;
+        _device.Activity = null;
         _wake.Set();
         if (_thread.IsAlive)
             _thread.Join();
@@ -89,18 +107,35 @@ public sealed class ModelClock : IDisposable
     {
         try
         {
+            bool busy = true;
             while (true)
             {
-                _wake.WaitOne(Period);
+                // Idle, the model costs nothing: the thread sleeps until a frame arrives, a register write gives the
+                // model work, or IdlePeriod passes (a safety net for work nothing announced).
+                _wake.WaitOne(busy ? Period : IdlePeriod);
                 if (_stopping)
                     break;
-                _beforeTick?.Invoke();
-                _device.Run(CyclesPerTick);
+                bool fed = _beforeTick?.Invoke() ?? false;
+                ulong ran = 0;
+                if (fed)
+                {
+                    // LAST_SEEN is TIME >> TS_SHIFT (10 after reset): frames fed in two different ticks must see
+                    // different values, or the session tracker would take a connection with sparse traffic for idle.
+                    _device.Run(MinCyclesBeforeFrames);
+                    ran = MinCyclesBeforeFrames;
+                }
+                ran += _device.RunUntilIdle(CyclesPerTick);
+                busy = ran >= CyclesPerTick;
+                Interlocked.Add(ref _cyclesRun, (long)ran);
+                // The interrupt a board would raise: a frame waits for the control plane, which sleeps until told.
+                if (ran > 0 && _device.Read(Reg.HostRxLen) != 0)
+                    _device.RaiseHostAttention();
                 for (int p = 0; p < 2; p++)
                 {
                     int len;
                     while ((len = _device.PopFrame(p, _buffer)) >= 0)
                     {
+                        busy = true;
                         Interlocked.Increment(ref _framesOut[p]);
                         PortOutput?.Invoke(p, _buffer.AsSpan(0, len));
                     }

@@ -14,10 +14,11 @@ namespace Offload.Device;
 /// bypasses that lock: it is for single-threaded rigs (tests, benchmarks, <c>offload sim</c>) that step the model
 /// themselves and use nothing else at the same time.
 /// </remarks>
-public sealed class ModelDevice : IDevice
+public sealed class ModelDevice : IDevice, IHostAttention
 {
     private readonly bool _ownsModel;
     private readonly Lock _gate = new();
+    private readonly AutoResetEvent _hostAttention = new(false);
 
     public ModelDevice(HwModel.HwModel model, bool ownsModel = true)
     {
@@ -32,6 +33,18 @@ public sealed class ModelDevice : IDevice
     public HwModel.HwModel Model { get; }
 
     public string Transport => "model";
+
+    /// <summary>
+    /// Called after every register write or batch (outside the lock): a write may have given the model work (a host
+    /// frame committed, a table changed), so a <see cref="ModelClock"/> that sleeps while the model is idle wakes.
+    /// </summary>
+    public Action? Activity { get; set; }
+
+    /// <summary>Set by <see cref="RaiseHostAttention"/> (the model's clock, after a tick that left frames for the host).</summary>
+    public WaitHandle HostAttention => _hostAttention;
+
+    /// <summary>Tells a waiting control plane that the host RX queue holds a frame, as a board's interrupt would.</summary>
+    public void RaiseHostAttention() => _hostAttention.Set();
 
     /// <summary>Clock cycles run since the model was created.</summary>
     public ulong Cycles
@@ -71,6 +84,7 @@ public sealed class ModelDevice : IDevice
                 throw new DeviceException(e.Message, e);
             }
         }
+        Activity?.Invoke();
     }
 
     public void Batch(ReadOnlySpan<CsrOp> ops, Span<uint> results)
@@ -85,6 +99,14 @@ public sealed class ModelDevice : IDevice
             catch (HwModelException e)
             {
                 throw new DeviceException(e.Message, e);
+            }
+        }
+        foreach (var op in ops)
+        {
+            if (op.Kind == CsrOpKind.Write)
+            {
+                Activity?.Invoke();
+                break;
             }
         }
     }
@@ -131,7 +153,7 @@ public sealed class ModelDevice : IDevice
             return Model.Run(cycles);
     }
 
-    /// <summary>Runs until nothing is in flight (or <paramref name="maxCycles"/>); returns the cycle count after.</summary>
+    /// <summary>Runs until nothing is in flight (or <paramref name="maxCycles"/>); returns the cycles run (the maximum when it never went idle).</summary>
     public ulong RunUntilIdle(ulong maxCycles = 10_000_000)
     {
         lock (_gate)
@@ -161,6 +183,7 @@ public sealed class ModelDevice : IDevice
 
     public void Dispose()
     {
+        _hostAttention.Dispose();
         if (_ownsModel)
         {
             lock (_gate)

@@ -71,3 +71,13 @@ public sealed class DeviceException : IOException
 
     public DeviceError Error { get; }
 }
+
+/// <summary>
+/// A device that raises a line when it may hold frames for the host (an interrupt, where a board has one), so the
+/// control plane can sleep between timer deadlines instead of polling the host queue every few milliseconds.
+/// </summary>
+public interface IHostAttention
+{
+    /// <summary>Set when the host RX queue may have become non-empty; an auto-reset event.</summary>
+    WaitHandle HostAttention { get; }
+}

@@ -104,14 +104,25 @@ public sealed class GatewayProcessTests
             HoldTime = TimeSpan.FromSeconds(3),
             Authentication = new GlbpAuthSettings(GlbpAuthMode.Md5KeyString, Encoding.UTF8.GetBytes("example-glbp-key")),
         };
-        _peer = new GlbpGroup(options, TimeProvider.System, new Wire(_toModel), new NoPlane());
+        _peer = new GlbpGroup(options, TimeProvider.System, new Wire(_toModel, () => _clock), new NoPlane());
         _clock = new ModelClock(_model, TimeSpan.FromMilliseconds(5), 5_000, FromModel, beforeTick: () =>
         {
+            bool pushed = false;
             while (_toModel.TryDequeue(out var frame))
+            {
                 _model.PushFrame(0, frame);
+                pushed = true;
+            }
+            return pushed;
         });
         _clock.Start();
         _peer.Start();
+    }
+
+    private void Enqueue(byte[] frame)
+    {
+        _toModel.Enqueue(frame);
+        _clock!.Wake();
     }
 
     private void FromModel(int port, ReadOnlySpan<byte> frame)
@@ -220,7 +231,7 @@ public sealed class GatewayProcessTests
 
         // A client opens a connection through the daemon's vMAC: the SYN is classified and installed in the model.
         var client = MacAddress.Parse("02:aa:00:00:00:01");
-        _toModel.Enqueue(FrameBuilder.BuildTcp(new EthernetHeader(MacAddress.Parse(own!.Vmac).Value, client.Value),
+        Enqueue(FrameBuilder.BuildTcp(new EthernetHeader(MacAddress.Parse(own!.Vmac).Value, client.Value),
             new Ipv4Header(Ipv4Address.Parse("10.0.0.101"), Ipv4Address.Parse("192.0.2.10"), IpProtocol.Tcp),
             new TcpHeader(40001, 80) { Flags = TcpFlags.Syn, Sequence = 1000 }, []));
         // The daemon logs nothing per flow: the condition itself is what is awaited.
@@ -411,9 +422,14 @@ public sealed class GatewayProcessTests
         }
     }
 
-    private sealed class Wire(ConcurrentQueue<byte[]> toModel) : IGlbpTransport
+    // The peer's frames wait for the model clock's thread, which is woken for them (an idle clock sleeps).
+    private sealed class Wire(ConcurrentQueue<byte[]> toModel, Func<ModelClock?> clock) : IGlbpTransport
     {
-        public void Send(ReadOnlySpan<byte> glbpMessage, ulong ethernetSource) => toModel.Enqueue(GlbpFrame.Build(ethernetSource, PeerIp, glbpMessage));
+        public void Send(ReadOnlySpan<byte> glbpMessage, ulong ethernetSource)
+        {
+            toModel.Enqueue(GlbpFrame.Build(ethernetSource, PeerIp, glbpMessage));
+            clock()?.Wake();
+        }
     }
 
     private sealed class NoPlane : IForwardingPlane

@@ -126,4 +126,29 @@ public class ConfigHardeningTests
         json["api"]!["listen"] = "[2001:db8::1]:9480";
         Assert.That(Refused(json).Problems.Single(), Does.StartWith("api.listen: ").And.Contain("not a loopback address"));
     }
+
+    [Test]
+    public void Dataplane_ports_bind_interfaces_with_their_mtu()
+    {
+        var json = Example();
+        json["dataplane"] = JsonNode.Parse("""{ "ports": [ { "port": 0, "interface": "veth-seg" }, { "port": 1, "interface": "eth1", "mtu": 9000 } ] }""");
+        var c = GatewayConfig.Parse(json.ToJsonString(), "test.json");
+        Assert.That(c.Ports, Is.EqualTo(new[] { new DataplanePort(0, "veth-seg", 1500), new DataplanePort(1, "eth1", 9000) }));
+        Assert.That(GatewayConfig.Parse(Example().ToJsonString(), "test.json").Ports, Is.Empty);
+    }
+
+    [TestCase("""[ { "port": 2, "interface": "eth0" } ]""", "dataplane.ports[0].port: ")]
+    [TestCase("""[ { "port": 0 } ]""", "dataplane.ports[0].interface: missing")]
+    [TestCase("""[ { "port": 0, "interface": "a/b" } ]""", "dataplane.ports[0].interface: 'a/b' is not a Linux interface name")]
+    [TestCase("""[ { "port": 0, "interface": "sixteen-chars-xx" } ]""", "dataplane.ports[0].interface: ")]
+    [TestCase("""[ { "port": 0, "interface": "eth0", "mtu": 67 } ]""", "dataplane.ports[0].mtu: ")]
+    [TestCase("""[ { "port": 0, "interface": "eth0" }, { "port": 0, "interface": "eth1" } ]""", "dataplane.ports[1].port: port 0 is bound twice")]
+    [TestCase("""[ { "port": 0, "interface": "eth0" }, { "port": 1, "interface": "eth0" } ]""", "dataplane.ports[1].interface: eth0 is already bound to port 0")]
+    [TestCase("""[ null ]""", "dataplane.ports[0]: ")]
+    public void Bad_dataplane_ports_are_named(string ports, string problem)
+    {
+        var json = Example();
+        json["dataplane"] = new JsonObject { ["ports"] = JsonNode.Parse(ports) };
+        Assert.That(Refused(json).Problems, Has.Some.StartWith(problem), string.Join("\n", Refused(json).Problems));
+    }
 }

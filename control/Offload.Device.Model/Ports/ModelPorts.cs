@@ -78,11 +78,13 @@ public sealed class ModelPorts : IDisposable
     /// <summary>The counters of <paramref name="port"/>, or null when it is not bound.</summary>
     public WireCounters? Counters(int port) => _ports[port]?.Snapshot();
 
-    /// <summary>Moves every queued frame into the model (the clock calls it before each tick).</summary>
-    public void Feed()
+    /// <summary>Moves every queued frame into the model (the clock calls it before each tick); whether any moved.</summary>
+    public bool Feed()
     {
+        bool any = false;
         for (int p = 0; p < 2; p++)
-            _ports[p]?.Drain(_model, p);
+            any |= _ports[p]?.Drain(_model, p) ?? false;
+        return any;
     }
 
     /// <summary>Writes a frame that left model port <paramref name="port"/> to its interface (dropped when unbound).</summary>
@@ -147,10 +149,11 @@ public sealed class ModelPorts : IDisposable
                 Interlocked.Increment(ref _txDropped);
         }
 
-        public void Drain(ModelDevice model, int port)
+        public bool Drain(ModelDevice model, int port)
         {
             lock (_gate)
             {
+                bool any = _count > 0;
                 // The model's own ingress queue has no bound: keep it short and let this one, which drops and counts, hold the rest.
                 while (_count > 0 && model.RxPending(port) < ModelIngressFrames)
                 {
@@ -158,6 +161,7 @@ public sealed class ModelPorts : IDisposable
                     _head = (_head + 1) % _slots.Length;
                     _count--;
                 }
+                return any;
             }
         }
 
