@@ -74,3 +74,34 @@ public class ReconfigureTests
             "a hold time under the hello time is refused as at start");
     }
 }
+
+/// <summary>A gateway that resigns (SIGTERM) right after an election: its Standby must not wait out a hold time.</summary>
+public class ResignTests
+{
+    private Lab _lab = null!;
+
+    [SetUp]
+    public void SetUp() => _lab = new Lab();
+
+    [TearDown]
+    public void TearDown() => _lab.Dispose();
+
+    [Test]
+    public void A_standby_elected_with_the_active_takes_over_at_once_when_it_resigns_within_the_first_hold_time()
+    {
+        var a = _lab.Add(1, o => o with { Priority = 110 });
+        var b = _lab.Add(2);
+        // Step to the moment the election ends: both speak, then each ranks itself and one is Active, the other Standby.
+        for (int i = 0; i < 100_000 && !(a.State == GatewayState.Active && b.State == GatewayState.Standby); i++)
+            _lab.Run(TimeSpan.FromMilliseconds(10));
+        Assert.That((a.State, b.State), Is.EqualTo((GatewayState.Active, GatewayState.Standby)));
+        var now = _lab.Time.GetUtcNow();
+
+        a.Group.Stop();
+        _lab.Deliver();
+
+        Assert.That(_lab.Time.GetUtcNow(), Is.EqualTo(now));
+        Assert.That(b.State, Is.EqualTo(GatewayState.Active), "the Standby acted on the resign hello, not on a hold time started at its election");
+        Assert.That(b.Plane.Vmacs, Has.Count.EqualTo(2), "and took the resigned gateway's forwarder too");
+    }
+}
