@@ -101,7 +101,7 @@ internal static class ConfigCheckCommand
                     break;
                 default:
                     // The tables file is checked against the model's default geometry, what `offload sim` builds.
-                    var t = TablesFile.Parse(text, new DataplaneGeometry());
+                    var t = TablesFile.Parse(text, new DataplaneGeometry(), path);
                     summary = $"{t.Flows.Count} flow(s)";
                     break;
             }
