@@ -54,6 +54,7 @@ public sealed class LocalApi : IDisposable
         // Nothing per request above debug; Kestrel's own warnings and errors still show.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         // The API is a part of the daemon, not a host of its own: the daemon's host owns signals and lifetime.
         builder.Services.AddSingleton<IHostLifetime, NoLifetime>();
         builder.WebHost.ConfigureKestrel(k =>
