@@ -10,7 +10,7 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 # wrk, haproxy and nginx-light: `offload bench router` measures the request router against them. afl++: ci/fuzz.sh.
 # nextpnr-ice40 and fpga-icestorm: the HX8K build is placed, routed and timed in hdl-check.
 # systemd: only for `systemd-analyze verify` of deploy/systemd/offload-gateway@.service (it runs without systemd as PID 1).
-for p in verilator iverilog yosys nextpnr-ice40 fpga-icestorm tshark iproute2 iputils-ping libusb-1.0-0 make g++ libpcap0.8 wrk haproxy nginx-light afl++ systemd; do
+for p in verilator iverilog yosys nextpnr-ice40 fpga-icestorm tshark iproute2 ethtool iputils-ping libusb-1.0-0 make g++ libpcap0.8 wrk haproxy nginx-light afl++ systemd; do
     pkg_installed "$p" || need_pkgs+=("$p")
 done
 

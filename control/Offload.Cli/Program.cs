@@ -62,6 +62,7 @@ bench.Subcommands.Add(BenchBalancer.Command());
 bench.Subcommands.Add(BenchGroup.Create(json));
 bench.Subcommands.Add(BenchDevice.Command(json));
 bench.Subcommands.Add(BenchRouter.Command(json));
+bench.Subcommands.Add(Offload.Cli.Lab.BenchLab.Command(json));
 root.Subcommands.Add(bench);
 
 // offload glbp watch
@@ -77,6 +78,7 @@ root.Subcommands.Add(glbp);
 root.Subcommands.Add(DevicesCommand.Create(json));
 root.Subcommands.Add(AgentCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(Offload.Cli.Lab.LabCommand.Create(json));
 root.Subcommands.Add(ShowCommand.Create());
 root.Subcommands.Add(RouterCommand.Create());
 root.Subcommands.Add(ConfigCheckCommand.Create());

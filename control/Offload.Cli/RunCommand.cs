@@ -118,6 +118,8 @@ internal static class RunCommand
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             if (seconds is { } limit)
                 stop.CancelAfter(TimeSpan.FromSeconds(limit));
+            if (wires is not null)
+                node.WireMetrics = m => WriteWireMetrics(m, wires, clock!);
             DaemonRun run;
             try
             {
@@ -151,6 +153,26 @@ internal static class RunCommand
             }
         }
         return 0;
+    }
+
+    // What crossed each bound interface and what was dropped before the model, by reason.
+    private static void WriteWireMetrics(PrometheusWriter m, ModelPorts wires, ModelClock clock)
+    {
+        m.Help("offload_model_cycles_total", "counter", "clock cycles the model has run (it runs only while something is in flight)");
+        m.Sample("offload_model_cycles_total", clock.CyclesRun);
+        m.Help("offload_wire_frames_total", "counter", "frames the model's ports took from and gave to their Linux interfaces");
+        m.Help("offload_wire_dropped_total", "counter", "frames dropped between a Linux interface and the model, by reason");
+        for (int p = 0; p < 2; p++)
+        {
+            if (wires.Counters(p) is not { } c)
+                continue;
+            string port = p.ToString(CultureInfo.InvariantCulture);
+            m.Sample("offload_wire_frames_total", c.RxFrames, ("port", port), ("interface", c.Interface), ("direction", "rx"));
+            m.Sample("offload_wire_frames_total", c.TxFrames, ("port", port), ("interface", c.Interface), ("direction", "tx"));
+            foreach (var (reason, n) in (ReadOnlySpan<(string, long)>)[("queue_full", c.RxQueueFull), ("too_long", c.RxTooLong), ("truncated", c.RxTruncated),
+                ("runt", c.RxRunt), ("tx_refused", c.TxDropped), ("socket_error", c.SocketErrors)])
+                m.Sample("offload_wire_dropped_total", n, ("port", port), ("interface", c.Interface), ("reason", reason));
+        }
     }
 
     private static int Fail(string message)

@@ -40,6 +40,9 @@ public sealed class GroupSection
     public int? Priority { get; set; }
     public bool? Preempt { get; set; }
     public int? PreemptDelayMs { get; set; }
+
+    /// <summary>How long a forwarder's owner that came back waits before it takes its vMAC back (default 30,000).</summary>
+    public int? ForwarderPreemptDelayMs { get; set; }
     public int? HelloMs { get; set; }
     public int? HoldMs { get; set; }
     public int? RedirectSeconds { get; set; }

@@ -207,6 +207,11 @@ public sealed record GatewayConfig
                     Problem($"groups[{i}].vip", $"{Ipv4Address.Format(g.VirtualIp)} is already the virtual IP of groups[{groupVips[g.VirtualIp]}]");
                 if (g.VirtualIp != 0 && g.VirtualIp == ip)
                     Problem($"groups[{i}].vip", $"{Ipv4Address.Format(g.VirtualIp)} is this gateway's own address (gateway.ip)");
+                if (g.HelloTime < GlbpGroupOptions.CiscoMinHelloTime)
+                {
+                    Warnings.Add($"groups[{i}].helloMs: {g.HelloTime.TotalMilliseconds:0} ms is below Cisco's {GlbpGroupOptions.CiscoMinHelloTime.TotalMilliseconds:0} ms, "
+                        + "so a Cisco router could not join this group");
+                }
                 if (g.MaxForwarders > GlbpGroupOptions.CiscoMaxForwarders)
                 {
                     Warnings.Add($"groups[{i}].maxForwarders: {g.MaxForwarders} forwarders; Cisco routers allow {GlbpGroupOptions.CiscoMaxForwarders} per group, "
@@ -325,8 +330,10 @@ public sealed record GatewayConfig
             uint vip = Ip($"{path}.vip", g.Vip, required: false);
             int priority = Int($"{path}.priority", g.Priority, 1, 255) ?? 100;
             int preemptDelay = Int($"{path}.preemptDelayMs", g.PreemptDelayMs, 0, 3_600_000) ?? 0;
-            int hello = Int($"{path}.helloMs", g.HelloMs, 50, 60_000) ?? 3000;
-            int hold = Int($"{path}.holdMs", g.HoldMs, 51, 180_000) ?? Math.Max(10_000, hello * 10 / 3 + 1);
+            // Cisco's default: a forwarder's owner that comes back takes its vMAC back after 30 s.
+            int forwarderPreemptDelay = Int($"{path}.forwarderPreemptDelayMs", g.ForwarderPreemptDelayMs, 0, 3_600_000) ?? 30_000;
+            int hello = Int($"{path}.helloMs", g.HelloMs, (int)GlbpGroupOptions.MinHelloTime.TotalMilliseconds, 60_000) ?? 3000;
+            int hold = Int($"{path}.holdMs", g.HoldMs, (int)GlbpGroupOptions.MinHelloTime.TotalMilliseconds + 1, 180_000) ?? Math.Max(10_000, hello * 10 / 3 + 1);
             if (g.HelloMs is not null && g.HoldMs is not null && hold <= hello)
                 Problem($"{path}.holdMs", $"{hold} must be greater than helloMs ({hello})");
             int redirect = Int($"{path}.redirectSeconds", g.RedirectSeconds, 0, ushort.MaxValue) ?? 600;
@@ -363,6 +370,7 @@ public sealed record GatewayConfig
                 Priority = (byte)priority,
                 Preempt = g.Preempt ?? false,
                 PreemptDelay = TimeSpan.FromMilliseconds(preemptDelay),
+                ForwarderPreemptDelay = TimeSpan.FromMilliseconds(forwarderPreemptDelay),
                 HelloTime = TimeSpan.FromMilliseconds(hello),
                 HoldTime = TimeSpan.FromMilliseconds(hold),
                 RedirectTime = TimeSpan.FromSeconds(redirect),

@@ -99,6 +99,7 @@ internal static class GatewayMetrics
             foreach (var (reason, count) in b.AgentRefused ?? new Dictionary<string, long>())
                 m.Sample("offload_backend_agent_reports_refused_total", count, ("service", b.Service), ("backend", b.Id), ("reason", reason));
         }
+        node.WireMetrics?.Invoke(m);
         return m.ToString();
     }
 }

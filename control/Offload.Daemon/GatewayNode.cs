@@ -169,6 +169,9 @@ public sealed partial class GatewayNode : IDisposable
     /// <summary>The health-and-load handler, null when no backend is checked or has an agent.</summary>
     internal HealthLoadHandler? Health => _health;
 
+    /// <summary>Adds the wire's own counters (the model's ports on Linux interfaces) to <see cref="Metrics"/>; set by the composition root.</summary>
+    public Action<PrometheusWriter>? WireMetrics { get; set; }
+
     /// <summary>Everything /metrics serves, in the Prometheus text format (<see cref="GatewayMetrics"/>).</summary>
     public string Metrics()
     {

@@ -10,7 +10,7 @@ namespace Offload.Daemon;
 /// never declared is a bug in the caller, refused at once.
 /// </summary>
 /// <remarks>Written by hand while the daemon serves its API without Kestrel; prometheus-net replaces it with the daemon's move to Hosting.</remarks>
-internal sealed class PrometheusWriter(string gateway)
+public sealed class PrometheusWriter(string gateway)
 {
     private readonly List<Family> _families = [];
     private readonly Dictionary<string, Family> _byName = new(StringComparer.Ordinal);

@@ -27,6 +27,15 @@ public sealed record GlbpGroupOptions
     public TimeSpan PreemptDelay { get; init; } = TimeSpan.Zero;
 
     public TimeSpan HelloTime { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Cisco's smallest hello time: a group below it cannot take Cisco members.</summary>
+    public static readonly TimeSpan CiscoMinHelloTime = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// Offload's smallest hello time, for groups of Offload gateways only: a few of the daemon's 10 ms loop rounds, so
+    /// a hold time of three hellos still rides out one late round.
+    /// </summary>
+    public static readonly TimeSpan MinHelloTime = TimeSpan.FromMilliseconds(20);
     public TimeSpan HoldTime { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long after its owner is lost the AVG keeps handing out a forwarder's vMAC.</summary>
@@ -58,8 +67,7 @@ public sealed record GlbpGroupOptions
         ArgumentOutOfRangeException.ThrowIfZero(LocalMac, nameof(LocalMac));
         ArgumentOutOfRangeException.ThrowIfZero(Priority, nameof(Priority));
         ArgumentOutOfRangeException.ThrowIfLessThan(PreemptDelay, TimeSpan.Zero, nameof(PreemptDelay));
-        // Cisco's floor; below it a busy control plane would miss its own hellos.
-        ArgumentOutOfRangeException.ThrowIfLessThan(HelloTime, TimeSpan.FromMilliseconds(50), nameof(HelloTime));
+        ArgumentOutOfRangeException.ThrowIfLessThan(HelloTime, MinHelloTime, nameof(HelloTime));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HoldTime, HelloTime, nameof(HoldTime));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(HoldTime.TotalMilliseconds, uint.MaxValue, nameof(HoldTime));
         ArgumentOutOfRangeException.ThrowIfLessThan(RedirectTime, TimeSpan.Zero, nameof(RedirectTime));

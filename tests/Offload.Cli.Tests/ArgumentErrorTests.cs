@@ -23,6 +23,9 @@ public class ArgumentErrorTests
     [TestCase(new[] { "demo", "--hosts", "500" }, "--hosts 500: give 1 to 120")]
     [TestCase(new[] { "demo", "--width", "12" }, "--width 12")]
     [TestCase(new[] { "sim" }, "--pcap")]
+    [TestCase(new[] { "lab", "up", "--hosts", "0" }, "--hosts 0: give 1 to 64")]
+    [TestCase(new[] { "lab", "demo", "--gateways", "9" }, "--gateways 9: give 2 to 8")]
+    [TestCase(new[] { "lab", "up", "--hello-ms", "200", "--hold-ms", "100" }, "--hold-ms 100: give more than --hello-ms (200)")]
     public void Refused_arguments_exit_2_with_the_problem_named(string[] args, string named)
     {
         var (rc, stdout, err) = Offload(args);

@@ -151,4 +151,17 @@ public class ConfigHardeningTests
         json["dataplane"] = new JsonObject { ["ports"] = JsonNode.Parse(ports) };
         Assert.That(Refused(json).Problems, Has.Some.StartWith(problem), string.Join("\n", Refused(json).Problems));
     }
+
+    [Test]
+    public void Hellos_under_Ciscos_50_ms_are_allowed_down_to_20_with_a_warning()
+    {
+        var json = Example();
+        json["groups"]![0]!["helloMs"] = 20;
+        json["groups"]![0]!["holdMs"] = 70;
+        var c = GatewayConfig.Parse(json.ToJsonString(), "test.json");
+        Assert.That(c.Groups[0].HelloTime, Is.EqualTo(TimeSpan.FromMilliseconds(20)));
+        Assert.That(c.Warnings, Has.One.StartWith("groups[0].helloMs: 20 ms is below Cisco's 50 ms"));
+        json["groups"]![0]!["helloMs"] = 19;
+        Assert.That(Refused(json).Problems, Has.One.StartWith("groups[0].helloMs: "));
+    }
 }
