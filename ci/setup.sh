@@ -9,7 +9,9 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "insta
 
 # wrk, haproxy and nginx-light: `offload bench router` measures the request router against them. afl++: ci/fuzz.sh.
 # nextpnr-ice40 and fpga-icestorm: the HX8K build is placed, routed and timed in hdl-check.
-for p in verilator iverilog yosys nextpnr-ice40 fpga-icestorm tshark iproute2 ethtool iputils-ping libusb-1.0-0 make g++ libpcap0.8 wrk haproxy keepalived nginx-light afl++; do
+# systemd: only for `systemd-analyze verify` of deploy/systemd/offload-gateway@.service (it runs without systemd as PID 1).
+# keepalived: the VRRP peer offload bench lab runs beside Offload.
+for p in verilator iverilog yosys nextpnr-ice40 fpga-icestorm tshark iproute2 ethtool iputils-ping libusb-1.0-0 make g++ libpcap0.8 wrk haproxy keepalived nginx-light afl++ systemd; do
     pkg_installed "$p" || need_pkgs+=("$p")
 done
 

@@ -81,6 +81,7 @@ root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(Offload.Cli.Lab.LabCommand.Create(json));
 root.Subcommands.Add(ShowCommand.Create());
 root.Subcommands.Add(RouterCommand.Create());
+root.Subcommands.Add(ConfigCheckCommand.Create());
 
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

@@ -11,7 +11,7 @@ namespace Offload.Cli;
 /// <summary>
 /// <c>offload run</c>: one gateway daemon on a data plane named by a device URI (the in-process Verilator model by
 /// default, or one served by <c>offload sim serve</c>), on the system clock, with its local API, until Ctrl-C, SIGTERM
-/// or <c>--seconds</c>.
+/// or <c>--seconds</c>; SIGHUP reloads the config file.
 /// </summary>
 internal static class RunCommand
 {
@@ -47,16 +47,19 @@ internal static class RunCommand
         ArgumentNullException.ThrowIfNull(output);
         if (seconds is not null && !(seconds > 0 && seconds <= MaxSeconds))
             return Fail(string.Create(CultureInfo.InvariantCulture, $"--seconds {seconds}: give a number of seconds above 0 and at most {MaxSeconds} (one year)"));
+        IPEndPoint? apiOverride = null;
+        if (apiListen is not null && (!IPEndPoint.TryParse(apiListen, out apiOverride) || !IPAddress.IsLoopback(apiOverride.Address)))
+            return Fail($"--api-listen '{apiListen}': give a loopback HOST:PORT such as 127.0.0.1:9480 or [::1]:9480");
+        // The file as SIGHUP reads it again: the command line's override applies to every reading alike.
+        GatewayConfig Load()
+        {
+            var c = GatewayConfig.Load(configFile.FullName);
+            return apiOverride is null ? c : c with { ApiListen = apiOverride };
+        }
         GatewayConfig config;
         try
         {
-            config = GatewayConfig.Load(configFile.FullName);
-            if (apiListen is not null)
-            {
-                if (!IPEndPoint.TryParse(apiListen, out var ep) || !IPAddress.IsLoopback(ep.Address))
-                    return Fail($"--api-listen '{apiListen}': give a loopback HOST:PORT such as 127.0.0.1:9480 or [::1]:9480");
-                config = config with { ApiListen = ep };
-            }
+            config = Load();
         }
         catch (GatewayConfigException e)
         {
@@ -76,7 +79,9 @@ internal static class RunCommand
         }
         if (config.Ports.Count > 0 && where.Scheme != "model")
             return Fail($"{configFile.FullName}: dataplane.ports binds the in-process model's ports; a device at {where} has its own (for a served model: offload sim serve --port0/--port1)");
-        using var loggers = DaemonLogging.CreateConsole(config.LogLevel, verbose, config.Name);
+        using var loggers = DaemonLogging.CreateConsole(config.LogLevel, verbose, config.Name, out var level);
+        // The device, its ports and its clock: made here, in this one place, and kept until the daemon has resigned
+        // (its resign hellos leave through them).
         using var device = DeviceOpener.Open(where);
         ModelPorts? wires = null;
         if (config.Ports.Count > 0)
@@ -106,30 +111,46 @@ internal static class RunCommand
         }
         using (node)
         {
-            using var api = new LocalApi(node, config.ApiListen, loggers);
-            try
-            {
-                api.Start();
-            }
-            catch (System.Net.Sockets.SocketException e)
-            {
-                return Fail($"cannot serve the API on {config.ApiListen}: {e.Message} (another daemon there? use --api-listen)");
-            }
-            output.WriteLine($"offload: gateway {config.Name} running on {(device is ModelDevice ? "the Verilator model" : where.ToString())}; API at {api.BaseAddress} (Ctrl-C stops)");
-            started?.Invoke(api.BaseAddress);
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            if (seconds is { } limit)
-                stop.CancelAfter(TimeSpan.FromSeconds(limit));
             // An in-process model's clock runs by itself, as a board's would: on the interfaces dataplane.ports names, or
             // with nothing attached, when what leaves a port is counted and dropped as an unplugged wire would. A served
             // model runs in its server.
             using var clock = wires is not null ? wires.AttachTo() : device is ModelDevice model ? ModelClock.Start(model) : null;
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (seconds is { } limit)
+                stop.CancelAfter(TimeSpan.FromSeconds(limit));
             if (wires is not null)
                 node.WireMetrics = m => WriteWireMetrics(m, wires, clock!);
-            node.Run(stop.Token);
+            DaemonRun run;
+            try
+            {
+                run = GatewayDaemon.Run(node, loggers, Load, next =>
+                {
+                    if (!verbose)
+                        level.MinimumLevel = DaemonLogging.ParseLevel(next.LogLevel) ?? level.MinimumLevel;
+                }, stop.Token, api =>
+                {
+                    output.WriteLine($"offload: gateway {config.Name} running on {(device is ModelDevice ? "the Verilator model" : where.ToString())}; API at {api} (SIGHUP reloads, Ctrl-C or SIGTERM stops)");
+                    output.Flush();
+                    started?.Invoke(api);
+                });
+            }
+            catch (IOException e)
+            {
+                return Fail($"cannot serve the API on {config.ApiListen}: {e.Message} (another daemon there? use --api-listen)");
+            }
             var glbp = node.GlbpView();
             var flows = node.FlowsView(0);
-            output.WriteLine($"offload: stopped; {string.Join(", ", glbp.Groups.Select(g => $"group {g.Group} {g.State}"))}; {flows.Sessions} session(s), {api.Requests} API request(s), {(clock is null ? "frames counted by the device's server" : $"{clock.FramesOut(0)} frame(s) out port 0, {clock.FramesOut(1)} out port 1")}");
+            string resigned = run.Resigned is { } r
+                ? $"resigned from {r.Groups} group(s){(r.WasActiveIn.Count > 0 ? $" ({string.Join(", ", r.WasActiveIn)})" : "")}, {r.Sessions} session(s) {(r.HandedOver ? "handed over" : "not all acknowledged")}"
+                : "did not resign";
+            output.WriteLine($"offload: stopped; {resigned}; {string.Join(", ", glbp.Groups.Select(g => $"group {g.Group} {g.State}"))}; {flows.Sessions} session(s), " +
+                $"{node.ReloadsApplied} reload(s) applied, {node.ReloadsRefused} refused, {run.ApiRequests} API request(s), " +
+                $"{(clock is null ? "frames counted by the device's server" : $"{clock.FramesOut(0)} frame(s) out port 0, {clock.FramesOut(1)} out port 1")}");
+            if (run.Fault is { } fault)
+            {
+                Console.Error.WriteLine($"offload: the gateway loop failed: {fault.Message}");
+                return 1;
+            }
         }
         return 0;
     }

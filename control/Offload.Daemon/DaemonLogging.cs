@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Serilog;
+using Serilog.Core;
 using Serilog.Events;
 using Serilog.Extensions.Logging;
 
@@ -20,11 +21,15 @@ public static class DaemonLogging
     };
 
     /// <summary>A console logger factory; <paramref name="verbose"/> overrides the configured level with debug.</summary>
-    public static ILoggerFactory CreateConsole(string level, bool verbose, string gatewayName)
+    public static ILoggerFactory CreateConsole(string level, bool verbose, string gatewayName) => CreateConsole(level, verbose, gatewayName, out _);
+
+    /// <summary>As above, with the switch that moves the level while the daemon runs (a reload).</summary>
+    public static ILoggerFactory CreateConsole(string level, bool verbose, string gatewayName, out LoggingLevelSwitch levelSwitch)
     {
         var min = verbose ? LogEventLevel.Debug : ParseLevel(level) ?? LogEventLevel.Information;
+        levelSwitch = new LoggingLevelSwitch(min);
         var logger = new LoggerConfiguration()
-            .MinimumLevel.Is(min)
+            .MinimumLevel.ControlledBy(levelSwitch)
             .Enrich.WithProperty("Gateway", gatewayName)
             .WriteTo.Console(
                 outputTemplate: "{Timestamp:HH:mm:ss.fff} [{Level:u3}] {Gateway} {SourceContext}: {Message:lj}{NewLine}{Exception}",

@@ -186,7 +186,13 @@ public sealed partial class GlbpGroup
             case GatewayState.Standby:
                 {
                     Peer? standby = BestPeerIn(GlbpVgState.Standby);
-                    if (BestPeerIn(GlbpVgState.Active) is null && now >= _standbyUntil)
+                    // Waiting a hold time for an Active is for a Standby that has heard none. Once one is heard, its going
+                    // (a resign hello, or its hold time running out) hands the role over at once: a gateway that resigns
+                    // right after its election must not leave the group without an AVG for a hold time.
+                    bool activeKnown = BestPeerIn(GlbpVgState.Active) is not null;
+                    if (activeKnown)
+                        _standbyUntil = Math.Min(_standbyUntil, now);
+                    if (!activeKnown && now >= _standbyUntil)
                         SetState(GatewayState.Active, Reasons.ActiveExpired, now);
                     else if (standby is not null && BetterThanMe(standby))
                         SetState(GatewayState.Listen, Reasons.BetterStandby, now);

@@ -27,12 +27,13 @@ public sealed partial class GlbpGroup : IDisposable
     private readonly ILogger _log;
     private readonly ITimer _timer;
     private readonly long _origin;
-    private readonly GlbpGroupOptions _options;
-    private readonly long _helloTicks;
-    private readonly long _holdTicks;
-    private readonly long _redirectTicks;
-    private readonly long _timeoutTicks;
-    private readonly long _forwarderPreemptTicks;
+    // Not readonly: Reconfigure swaps them under the lock (a SIGHUP reload changes timers and priorities live).
+    private GlbpGroupOptions _options;
+    private long _helloTicks;
+    private long _holdTicks;
+    private long _redirectTicks;
+    private long _timeoutTicks;
+    private long _forwarderPreemptTicks;
 
     // Members in the order we first heard them: the AVG assigns forwarders in that order.
     private readonly List<Peer> _peers = [];
@@ -184,6 +185,45 @@ public sealed partial class GlbpGroup : IDisposable
             _peers.Clear();
             SetState(GatewayState.Disabled, Reasons.Disabled, now);
             _virtualIp = _options.VirtualIp;
+        });
+    }
+
+    /// <summary>
+    /// Applies a changed configuration live (a reload): timers, priority, preemption, weighting and thresholds, load
+    /// balancing, forwarder limits and authentication. Peers hear the new values in a hello at once; forwarders,
+    /// peers and roles stay as they are, so no host loses its gateway over a reload. What names the group on the wire
+    /// (number, virtual IP, this member's address and MAC) cannot change live: the caller restarts the group for that.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="next"/> is for another group, virtual IP or member.</exception>
+    public void Reconfigure(GlbpGroupOptions next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        next.Validate();
+        if (next.Group != _options.Group || next.VirtualIp != _options.VirtualIp || next.LocalIp != _options.LocalIp || next.LocalMac != _options.LocalMac)
+            throw new ArgumentException("a group's number, virtual IP and member address cannot change live", nameof(next));
+        Run(() =>
+        {
+            bool timers = next.HelloTime != _options.HelloTime || next.HoldTime != _options.HoldTime;
+            _options = next;
+            _helloTicks = next.HelloTime.Ticks;
+            _holdTicks = next.HoldTime.Ticks;
+            _redirectTicks = next.RedirectTime.Ticks;
+            _timeoutTicks = next.TimeoutTime.Ticks;
+            _forwarderPreemptTicks = next.ForwarderPreemptDelay.Ticks;
+            _priority = next.Priority;
+            _preempt = next.Preempt;
+            _preemptDelayTicks = next.PreemptDelay.Ticks;
+            _preemptAt = Never;
+            _loadBalancing = next.LoadBalancing;
+            _weighting.Configure(next.Weighting, next.LowerThreshold, next.UpperThreshold);
+            // The next hello goes now, not after the old hello time: peers learn the new priority, weighting and (the
+            // AVG's) timers within one message, and a shorter hello time takes effect from here.
+            if (_state >= GatewayState.Listen)
+            {
+                _sendNow = true;
+                if (timers)
+                    _nextHello = Now;
+            }
         });
     }
 

@@ -54,6 +54,30 @@ public class DaemonCommandTests
     }
 
     [Test]
+    public void Run_with_its_api_port_taken_exits_2_with_one_line_and_no_stack_trace()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var savedOut = Console.Out;
+        using var logs = new StringWriter();
+        Console.SetOut(logs);
+        try
+        {
+            using var output = new StringWriter();
+            var (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), seconds: null, verbose: false, apiListen: $"127.0.0.1:{port}", output,
+                CancellationToken.None));
+            Assert.That(rc, Is.EqualTo(2));
+            Assert.That(err.Trim(), Does.StartWith($"offload: cannot serve the API on 127.0.0.1:{port}:").And.Contain("address already in use").And.Not.Contain("\n"));
+            Assert.That(logs.ToString() + output, Does.Not.Contain("   at "), "no stack trace anywhere");
+        }
+        finally
+        {
+            Console.SetOut(savedOut);
+        }
+    }
+
+    [Test]
     public void Run_refuses_a_bad_config_with_the_json_path_and_exit_code_2()
     {
         string path = Path.Combine(Path.GetTempPath(), $"offload-bad-{Guid.NewGuid():N}.json");

@@ -24,22 +24,35 @@ public class TablesFileTests
         });
     }
 
-    [TestCase("""{"colour": 1}""", "unknown key 'colour'")]
+    [TestCase("""{"colour": 1}""", "'colour' is not a setting here")]
     [TestCase("""{"ports": [{"mac": "02:00:00:00:00"}]}""", "ports[0].mac: '02:00:00:00:00' is not a MAC address")]
     [TestCase("""{"ports": [{"mac": "02:00:00:00:00:01"}, {"mac": "02:00:00:00:00:02"}, {"mac": "02:00:00:00:00:03"}]}""", "only ports 0 and 1")]
     [TestCase("""{"groups": [{"vip": "10.0.0.300", "gid": 1, "forwarders": {"1": 1}}]}""", "groups[0].vip: '10.0.0.300' is not an IPv4 address")]
-    [TestCase("""{"groups": [{"vip": "10.0.0.1", "gid": 1024, "forwarders": {"1": 1}}]}""", "groups[0].gid: must be a whole number from 0 to 1023")]
+    [TestCase("""{"groups": [{"vip": "10.0.0.1", "gid": 1024, "forwarders": {"1": 1}}]}""", "groups[0].gid: 1024 is outside 0..1023")]
     [TestCase("""{"groups": [{"vip": "10.0.0.1", "gid": 1, "mode": "random", "forwarders": {"1": 1}}]}""", "'random' is not round-robin")]
     [TestCase("""{"groups": [{"vip": "10.0.0.1", "gid": 1, "forwarders": {"0": 1}}]}""", "'0' is not a forwarder number")]
     [TestCase("""{"groups": [{"vip": "10.0.0.1", "gid": 1, "forwarders": {"1": 0}}]}""", "at least one forwarder needs a weight")]
-    [TestCase("""{"flows": [{"inPort": 2, "src": "1.2.3.4", "dst": "5.6.7.8", "nextHop": 0}]}""", "flows[0].inPort: must be a whole number from 0 to 1")]
+    [TestCase("""{"flows": [{"inPort": 2, "src": "1.2.3.4", "dst": "5.6.7.8", "nextHop": 0}]}""", "flows[0].inPort: 2 is outside 0..1")]
     [TestCase("""{"flows": [{"inPort": 0, "src": "1.2.3.4", "dst": "5.6.7.8", "nextHop": 0, "nat": "dst"}]}""", "flows[0].natIp: missing")]
     [TestCase("""{"flows": [{"inPort": 0, "src": "1.2.3.4", "dst": "5.6.7.8", "proto": "sctp", "nextHop": 0}]}""", "'sctp' is not tcp, udp, icmp or a number")]
-    [TestCase("""[1, 2]""", "the top level must be an object")]
+    [TestCase("""[1, 2]""", "$: the value is not an object")]
     public void Bad_tables_are_rejected_naming_the_problem(string json, string message)
     {
         var e = Assert.Throws<ConfigException>(() => TablesFile.Parse(json, Geometry));
         Assert.That(e!.Message, Does.Contain(message));
+    }
+
+    [Test]
+    public void Every_problem_is_listed_at_once_with_its_path()
+    {
+        var e = Assert.Throws<ConfigException>(() => TablesFile.Parse(
+            """{"ports": [{"mac": "nope"}], "flows": [{"inPort": 2, "src": "1.2.3", "dst": "5.6.7.8", "nextHop": 0}]}""", Geometry));
+        Assert.That(e!.Problems, Is.EqualTo(new[]
+        {
+            "ports[0].mac: 'nope' is not a MAC address",
+            "flows[0].inPort: 2 is outside 0..1",
+            "flows[0].src: '1.2.3' is not an IPv4 address",
+        }));
     }
 
     [Test]
