@@ -47,6 +47,12 @@ OFM_API void ofm_set_tx_ready(ofm* m, int port, uint32_t pattern);
  * decodes 20 address bits: 0x00000..0x0FFFF is the CSR block, above it DECERR; higher bits are dropped. */
 OFM_API int ofm_axil_write(ofm* m, uint32_t addr, uint32_t data, uint32_t strb);
 OFM_API int ofm_axil_read(ofm* m, uint32_t addr, uint32_t* data);
+/* The SPI bridge (ofl_spi_csr) in front of the CSR bus, as an FTDI's MPSSE drives its pins: for each of the n
+ * steps, pins[i] (bit 0 SCK, bit 1 MOSI, bit 2 CS_N) is driven and the clock runs cycles_per_step cycles with the
+ * bridge as the CSR master; then sampled[i] (may be null) gets bit 0 MISO, bit 1 MISO driven, bit 2 busy.
+ * Returns n (0 when pins is null or cycles_per_step is 0). Register accesses of the other ABI calls must not
+ * fall between two steps of a request the bridge is still running. */
+OFM_API uint32_t ofm_spi_drive(ofm* m, const uint8_t* pins, uint32_t n, uint32_t cycles_per_step, uint8_t* sampled);
 /* Beyond the core ABI. */
 OFM_API uint64_t ofm_tx_violations(ofm* m, int port);
 OFM_API uint32_t ofm_rx_pending(ofm* m, int port);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "Vofl_axil_csr.h"
+#include "Vofl_spi_csr.h"
 #include "Voffload_top.h"
 #include "ofmodel.h"
 #include "verilated.h"
@@ -131,6 +132,8 @@ struct ofm {
     // The AXI4-Lite slave, a model of its own: clocked and wired to top's CSR port only inside
     // ofm_axil_* (see axil_access), so every other call runs top exactly as it ran without it.
     std::unique_ptr<Vofl_axil_csr> axil;
+    // The SPI bridge (what an FTDI's MPSSE drives on a small board), wired the same way inside ofm_spi_drive.
+    std::unique_ptr<Vofl_spi_csr> spi;
     uint64_t cycles = 0;
     RxPort rx[2];
     TxPort tx[2];
@@ -373,6 +376,41 @@ int axil_access(ofm* m, bool we, uint32_t addr, uint32_t wdata, uint32_t wstrb, 
     return rc;
 }
 
+void spi_reset(ofm* m) {
+    Vofl_spi_csr* s = m->spi.get();
+    s->spi_sck = 0;
+    s->spi_cs_n = 1;
+    s->spi_mosi = 0;
+    s->csr_ack = 0;
+    s->csr_rdata = 0;
+    s->rst = 1;
+    for (int i = 0; i < kResetCycles; i++) {
+        s->clk = 0;
+        s->eval();
+        s->clk = 1;
+        s->eval();
+    }
+    s->rst = 0;
+}
+
+// One cycle of top with the SPI bridge as its CSR master; as axil_tick, every signal that crosses is a
+// register output on its side, so the two models stay cycle-exact with one netlist.
+inline void spi_tick(ofm* m) {
+    Voffload_top* t = m->top.get();
+    Vofl_spi_csr* s = m->spi.get();
+    t->csr_req = s->csr_req;
+    t->csr_we = s->csr_we;
+    t->csr_addr = s->csr_addr;
+    t->csr_wdata = s->csr_wdata;
+    s->csr_ack = t->csr_ack;
+    s->csr_rdata = t->csr_rdata;
+    s->clk = 0;
+    s->eval();
+    tick(m);
+    s->clk = 1;
+    s->eval();
+}
+
 void clear_stats(ofm* m) {
     std::memset(m->stats, 0, sizeof m->stats);
     for (TxPort& p : m->tx)
@@ -417,6 +455,7 @@ void ofm_reset(ofm* m) {
     t->csr_addr = 0;
     t->csr_wdata = 0;
     axil_reset(m);
+    spi_reset(m);
     t->rst = 1;
     for (int i = 0; i < kResetCycles; i++)
         tick(m);
@@ -444,6 +483,7 @@ ofm* ofm_create(void) {
         m->ctx->randSeed(std::atoi(s));
     m->top = std::make_unique<Voffload_top>(m->ctx.get(), "top");
     m->axil = std::make_unique<Vofl_axil_csr>(m->ctx.get(), "axil");
+    m->spi = std::make_unique<Vofl_spi_csr>(m->ctx.get(), "spi");
     bind_pins(m);
     ofm_reset(m);
     return m;
@@ -454,6 +494,7 @@ void ofm_destroy(ofm* m) {
         return;
     m->top->final();
     m->axil->final();
+    m->spi->final();
     delete m;
 }
 
@@ -494,6 +535,26 @@ int ofm_axil_read(ofm* m, uint32_t addr, uint32_t* data) {
     if (data)
         *data = v;
     return rc;
+}
+
+uint32_t ofm_spi_drive(ofm* m, const uint8_t* pins, uint32_t n, uint32_t cycles_per_step, uint8_t* sampled) {
+    if (!pins || cycles_per_step == 0)
+        return 0;
+    Voffload_top* t = m->top.get();
+    Vofl_spi_csr* s = m->spi.get();
+    for (uint32_t i = 0; i < n; i++) {
+        s->spi_sck = pins[i] & 1u;
+        s->spi_mosi = (pins[i] >> 1) & 1u;
+        s->spi_cs_n = (pins[i] >> 2) & 1u;
+        for (uint32_t c = 0; c < cycles_per_step; c++)
+            spi_tick(m);
+        if (sampled)
+            sampled[i] = static_cast<uint8_t>((s->spi_miso ? 1u : 0u) | (s->spi_miso_oe ? 2u : 0u) | (s->busy ? 4u : 0u));
+    }
+    // Between calls the shim owns the CSR port again; the bridge's own req is handed back on the next call.
+    t->csr_req = 0;
+    t->csr_we = 0;
+    return n;
 }
 
 int ofm_push_frame(ofm* m, int port, const uint8_t* data, uint32_t len) {

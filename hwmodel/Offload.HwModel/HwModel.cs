@@ -161,6 +161,27 @@ public sealed unsafe class HwModel : IDisposable
         return rc >= 0 ? (AxilResponse)rc : throw NoAxilResponse("read", address);
     }
 
+    /// <summary>
+    /// Drives the SPI bridge's pins (ofl_spi_csr, what an FTDI's MPSSE drives on a small board) one step at a time: for
+    /// each step, <paramref name="pins"/>[i] (bit 0 SCK, bit 1 MOSI, bit 2 CS_N) is applied and the clock runs
+    /// <paramref name="cyclesPerStep"/> cycles with the bridge as the CSR master; <paramref name="sampled"/>[i] then gets
+    /// bit 0 MISO, bit 1 MISO driven, bit 2 the bridge busy. <paramref name="sampled"/> may be empty.
+    /// </summary>
+    public void SpiDrive(ReadOnlySpan<byte> pins, uint cyclesPerStep, Span<byte> sampled)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(cyclesPerStep);
+        if (!sampled.IsEmpty && sampled.Length < pins.Length)
+            throw new ArgumentException($"sampled holds {sampled.Length} values for {pins.Length} steps", nameof(sampled));
+        if (pins.IsEmpty)
+            return;
+        fixed (byte* p = pins)
+        fixed (byte* s = sampled)
+        {
+            _api.SpiDrive(H, p, (uint)pins.Length, cyclesPerStep, sampled.IsEmpty ? null : s);
+        }
+        GC.KeepAlive(this);
+    }
+
     /// <summary>Queues a frame (no FCS) for ingress on port 0 or 1; it is driven when the clock runs.</summary>
     public void PushFrame(int port, ReadOnlySpan<byte> frame)
     {

@@ -44,6 +44,7 @@ internal abstract unsafe class OfmApi
     public abstract int CsrBatch(nint m, NativeCsrOp* ops, uint n, uint* results);
     public abstract int AxilWrite(nint m, uint addr, uint data, uint strb);
     public abstract int AxilRead(nint m, uint addr, uint* data);
+    public abstract uint SpiDrive(nint m, byte* pins, uint n, uint cyclesPerStep, byte* sampled);
     public abstract int PushFrame(nint m, int port, byte* data, uint len);
     public abstract int PopFrame(nint m, int port, byte* buf, uint cap);
     public abstract uint TxPending(nint m, int port);
@@ -130,6 +131,7 @@ internal sealed unsafe partial class OfmApiW64 : OfmApi
     public override int CsrBatch(nint m, NativeCsrOp* ops, uint n, uint* results) => ofm_csr_batch(m, ops, n, results);
     public override int AxilWrite(nint m, uint addr, uint data, uint strb) => ofm_axil_write(m, addr, data, strb);
     public override int AxilRead(nint m, uint addr, uint* data) => ofm_axil_read(m, addr, data);
+    public override uint SpiDrive(nint m, byte* pins, uint n, uint cyclesPerStep, byte* sampled) => ofm_spi_drive(m, pins, n, cyclesPerStep, sampled);
     public override int PushFrame(nint m, int port, byte* data, uint len) => ofm_push_frame(m, port, data, len);
     public override int PopFrame(nint m, int port, byte* buf, uint cap) => ofm_pop_frame(m, port, buf, cap);
     public override uint TxPending(nint m, int port) => ofm_tx_pending(m, port);
@@ -154,6 +156,7 @@ internal sealed unsafe partial class OfmApiW64 : OfmApi
     [LibraryImport(Lib)] private static partial int ofm_csr_batch(nint m, NativeCsrOp* ops, uint n, uint* results);
     [LibraryImport(Lib)] private static partial int ofm_axil_write(nint m, uint addr, uint data, uint strb);
     [LibraryImport(Lib)] private static partial int ofm_axil_read(nint m, uint addr, uint* data);
+    [LibraryImport(Lib)] private static partial uint ofm_spi_drive(nint m, byte* pins, uint n, uint cyclesPerStep, byte* sampled);
     [LibraryImport(Lib)] private static partial int ofm_push_frame(nint m, int port, byte* data, uint len);
     [LibraryImport(Lib)] private static partial int ofm_pop_frame(nint m, int port, byte* buf, uint cap);
     [LibraryImport(Lib)] private static partial uint ofm_tx_pending(nint m, int port);
@@ -183,6 +186,7 @@ internal sealed unsafe partial class OfmApiW32 : OfmApi
     public override int CsrBatch(nint m, NativeCsrOp* ops, uint n, uint* results) => ofm_csr_batch(m, ops, n, results);
     public override int AxilWrite(nint m, uint addr, uint data, uint strb) => ofm_axil_write(m, addr, data, strb);
     public override int AxilRead(nint m, uint addr, uint* data) => ofm_axil_read(m, addr, data);
+    public override uint SpiDrive(nint m, byte* pins, uint n, uint cyclesPerStep, byte* sampled) => ofm_spi_drive(m, pins, n, cyclesPerStep, sampled);
     public override int PushFrame(nint m, int port, byte* data, uint len) => ofm_push_frame(m, port, data, len);
     public override int PopFrame(nint m, int port, byte* buf, uint cap) => ofm_pop_frame(m, port, buf, cap);
     public override uint TxPending(nint m, int port) => ofm_tx_pending(m, port);
@@ -207,6 +211,7 @@ internal sealed unsafe partial class OfmApiW32 : OfmApi
     [LibraryImport(Lib)] private static partial int ofm_csr_batch(nint m, NativeCsrOp* ops, uint n, uint* results);
     [LibraryImport(Lib)] private static partial int ofm_axil_write(nint m, uint addr, uint data, uint strb);
     [LibraryImport(Lib)] private static partial int ofm_axil_read(nint m, uint addr, uint* data);
+    [LibraryImport(Lib)] private static partial uint ofm_spi_drive(nint m, byte* pins, uint n, uint cyclesPerStep, byte* sampled);
     [LibraryImport(Lib)] private static partial int ofm_push_frame(nint m, int port, byte* data, uint len);
     [LibraryImport(Lib)] private static partial int ofm_pop_frame(nint m, int port, byte* buf, uint cap);
     [LibraryImport(Lib)] private static partial uint ofm_tx_pending(nint m, int port);
