@@ -214,7 +214,9 @@ public sealed class SoftFtdi : IUsbPipe
             for (int i = 0; i < nbits; i++)
             {
                 int s = readOnFirst ? 2 * i : (2 * i) + 1;
-                bool inBit = _loopback ? (_steps[s] & 2) != 0 : _board is null || (_samples[s] & 1) != 0;
+                // loopback joins TDI to TDO inside the chip: the data bit, whether or not the pin is an output
+                bool inBit = _loopback ? (write ? BitAt(data, i, lsb, bits) : (_lowValue & Mpsse.PinMosi) != 0)
+                    : _board is null || (_samples[s] & 1) != 0;
                 acc = lsb ? (acc >> 1) | (inBit ? 0x80 : 0) : ((acc << 1) | (inBit ? 1 : 0)) & 0xFF;
                 if (!bits && (i & 7) == 7)
                 {

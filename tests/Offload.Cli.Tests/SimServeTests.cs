@@ -55,8 +55,8 @@ public class SimServeTests
         {
             var (rc, err) = StandardError.Capture(() => SimServe.Run("0.0.0.0:9470", 64, 1, TextWriter.Null, CancellationToken.None));
             Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --listen '0.0.0.0:9470': give a loopback HOST:PORT such as 127.0.0.1:9470 (the register bus has no authentication)")));
-            (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: "usb:0403:6010"));
-            Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --device: device 'usb:0403:6010': this build has no usb transport yet; it opens model:, model:32, tcp://HOST:PORT, pcie:DDDD:BB:DD.F")));
+            (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: "usb:0403"));
+            Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --device: device 'usb:0403': give usb:VID:PID or usb:VID:PID:SERIAL (four hex digits each, e.g. usb:0403:6010; `offload devices` prints them)")));
             (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: "tcp://127.0.0.1:0"));
             Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --device: device 'tcp://127.0.0.1:0': give tcp://HOST:PORT with a port of 1..65535")));
         });
