@@ -73,6 +73,10 @@ for w in 64 32 16 8; do
     check "verilator lint ofl_axis_upsize DATA_W=$w" lint ofl_axis_upsize -GDATA_W=$w "$RTL"/ofl_axis_upsize.v
     check "verilator lint ofl_axis_downsize DATA_W=$w" lint ofl_axis_downsize -GDATA_W=$w "$RTL"/ofl_axis_downsize.v
 done
+for p in "" "-GDIV=3 -GDEPTH=260" "-GDIV=8 -GDEPTH=1024"; do
+    # shellcheck disable=SC2086
+    check "verilator lint ofl_spi_flash $p" lint ofl_spi_flash $p "$RTL"/ofl_spi_flash.v "$RTL"/ofl_fifo.v "$RTL"/ofl_frame_fifo.v
+done
 # the SPI bridge sits outside offload_top too (a board wrapper puts it in front of the CSR port)
 for p in "" "-GREQ_WORDS=8 -GRESP_WORDS=2 -GTIMEOUT=8" "-GREQ_WORDS=4096 -GRESP_WORDS=1024"; do
     # shellcheck disable=SC2086

@@ -22,6 +22,7 @@
 #include "Vofl_spi_csr.h"
 #include "Voffload_top.h"
 #include "ofmodel.h"
+#include "spi_flash.h"
 #include "verilated.h"
 
 #ifndef OFM_DATA_W
@@ -140,6 +141,8 @@ struct ofm {
     Stats stats[2]{};
     bool csr_ack = false;
     uint32_t csr_rdata = 0;
+    // the configuration flash on offload_top's flash pins (behavioural, spi_flash.h)
+    SpiFlash flash;
 };
 
 namespace {
@@ -256,6 +259,10 @@ inline void tick(ofm* m) {
     t->clk = 1;
     t->eval();
     m->cycles = c + 1;
+    // The flash sees the pins as they leave this edge; its MISO is what the controller samples at a later one.
+    // Idle (deselected before and now), it has nothing to do.
+    if (!t->flash_cs_n || !m->flash.prev_cs_n)
+        t->flash_miso = m->flash.step(t->flash_sck, t->flash_cs_n, t->flash_mosi, m->cycles);
 }
 
 bool ingress_busy(const ofm* m) { return !m->rx[0].queue.empty() || !m->rx[1].queue.empty(); }
@@ -555,6 +562,47 @@ uint32_t ofm_spi_drive(ofm* m, const uint8_t* pins, uint32_t n, uint32_t cycles_
     t->csr_req = 0;
     t->csr_we = 0;
     return n;
+}
+
+uint32_t ofm_flash_size(void) { return SpiFlash::kSize; }
+
+int ofm_flash_read(ofm* m, uint32_t addr, uint8_t* buf, uint32_t len) {
+    if (!buf || addr > SpiFlash::kSize || len > SpiFlash::kSize - addr)
+        return -1;
+    std::memcpy(buf, m->flash.mem.data() + addr, len);
+    return 0;
+}
+
+int ofm_flash_load(ofm* m, uint32_t addr, const uint8_t* data, uint32_t len) {
+    if (!data || addr > SpiFlash::kSize || len > SpiFlash::kSize - addr)
+        return -1;
+    std::memcpy(m->flash.mem.data() + addr, data, len);
+    return 0;
+}
+
+uint32_t ofm_flash_status(ofm* m) { return m->flash.status1(m->cycles); }
+
+void ofm_flash_timing(ofm* m, uint64_t page_program, uint64_t sector_erase, uint64_t block_erase, uint64_t chip_erase,
+                      uint64_t status_write) {
+    m->flash.pp_cycles = page_program;
+    m->flash.se_cycles = sector_erase;
+    m->flash.be_cycles = block_erase;
+    m->flash.ce_cycles = chip_erase;
+    m->flash.wrsr_cycles = status_write;
+}
+
+void ofm_flash_power_cut(ofm* m) {
+    m->flash.power_cut(m->cycles);
+    m->top->flash_miso = 1;
+}
+
+void ofm_flash_counts(ofm* m, uint64_t* programs, uint64_t* erases, uint64_t* refused) {
+    if (programs)
+        *programs = m->flash.programs;
+    if (erases)
+        *erases = m->flash.erases;
+    if (refused)
+        *refused = m->flash.refused;
 }
 
 int ofm_push_frame(ofm* m, int port, const uint8_t* data, uint32_t len) {
