@@ -76,7 +76,7 @@ public class SimServeTests
     }
 }
 
-/// <summary>`offload bench device --json`: every transport that runs here, batched and not, with figures from a real run.</summary>
+/// <summary>`offload bench device --json`: every transport that runs here (USB through the software FTDI), batched and not, and the flash figures, from a real run.</summary>
 [Category("Model")]
 public class BenchDeviceTests
 {
@@ -88,11 +88,14 @@ public class BenchDeviceTests
         var json = System.Text.Json.Nodes.JsonNode.Parse(output.ToString())!;
         var rows = json["transports"]!.AsArray();
         Assert.That(rows.Select(r => ((string)r!["uri"]!).Split(':')[0] + "/" + (bool)r!["batched"]!),
-            Is.EqualTo(new[] { "model/False", "model/True", "tcp/False", "tcp/True" }));
+            Is.EqualTo(new[] { "model/False", "model/True", "tcp/False", "tcp/True", "usb/False", "usb/True" }));
         foreach (var r in rows)
         {
             foreach (string key in new[] { "csr_ops_per_second", "flow_inserts_per_second", "miss_frames_per_second" })
                 Assert.That((double)r![key]!, Is.GreaterThan(0), $"{r["uri"]} {key}");
         }
+        var flash = json["flash"]!;
+        Assert.That(((int)flash["bytes"]!, (bool)flash["verified"]!), Is.EqualTo((1 << 20, true)));
+        Assert.That((ulong)flash["program_verify_cycles"]!, Is.GreaterThan(1UL << 20), "at least a cycle a byte");
     }
 }
