@@ -73,6 +73,15 @@ for w in 64 32 16 8; do
     check "verilator lint ofl_axis_upsize DATA_W=$w" lint ofl_axis_upsize -GDATA_W=$w "$RTL"/ofl_axis_upsize.v
     check "verilator lint ofl_axis_downsize DATA_W=$w" lint ofl_axis_downsize -GDATA_W=$w "$RTL"/ofl_axis_downsize.v
 done
+for p in "" "-GDIV=3 -GDEPTH=260" "-GDIV=8 -GDEPTH=1024"; do
+    # shellcheck disable=SC2086
+    check "verilator lint ofl_spi_flash $p" lint ofl_spi_flash $p "$RTL"/ofl_spi_flash.v "$RTL"/ofl_fifo.v "$RTL"/ofl_frame_fifo.v
+done
+# the SPI bridge sits outside offload_top too (a board wrapper puts it in front of the CSR port)
+for p in "" "-GREQ_WORDS=8 -GRESP_WORDS=2 -GTIMEOUT=8" "-GREQ_WORDS=4096 -GRESP_WORDS=1024"; do
+    # shellcheck disable=SC2086
+    check "verilator lint ofl_spi_csr $p" lint ofl_spi_csr $p "$RTL"/ofl_spi_csr.v
+done
 # the AXI4-Lite slave sits outside offload_top (in front of its CSR port), so it is linted on its own
 for p in "-GADDR_W=16 -GDATA_W=32" "-GADDR_W=32 -GDATA_W=32" "-GADDR_W=20 -GDATA_W=64 -GTIMEOUT=8"; do
     # shellcheck disable=SC2086
@@ -215,6 +224,8 @@ check "yosys synth generic (tables as \$mem)" \
 # SB_RAM40_4K) and the report: LUT4, flip-flops, block RAMs against an HX8K and the deepest LUT path.
 check "yosys synth_ice40 core (tables in SB_RAM40_4K), area and depth" hdl/syn/core_area.sh "$LOG_DIR/core_area"
 [ -f "$LOG_DIR/core_area/summary.txt" ] && sed 's/^/    /' "$LOG_DIR/core_area/summary.txt"
+check "yosys synth_ice40 ofl_spi_csr (buffers in 6 SB_RAM40_4K)" \
+    bash -c "yosys -q -s hdl/syn/synth_spi.ys | grep -E 'SB_RAM40_4K +6\$' -q"
 check "yosys synth_ice40 ofl_axil_csr (32- and 64-bit bus)" \
     bash -c "yosys -q -s hdl/syn/synth_axil.ys | grep -c SB_LUT4 | grep -qx 2"
 

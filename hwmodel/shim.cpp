@@ -19,8 +19,10 @@
 #include <vector>
 
 #include "Vofl_axil_csr.h"
+#include "Vofl_spi_csr.h"
 #include "Voffload_top.h"
 #include "ofmodel.h"
+#include "spi_flash.h"
 #include "verilated.h"
 
 #ifndef OFM_DATA_W
@@ -131,12 +133,16 @@ struct ofm {
     // The AXI4-Lite slave, a model of its own: clocked and wired to top's CSR port only inside
     // ofm_axil_* (see axil_access), so every other call runs top exactly as it ran without it.
     std::unique_ptr<Vofl_axil_csr> axil;
+    // The SPI bridge (what an FTDI's MPSSE drives on a small board), wired the same way inside ofm_spi_drive.
+    std::unique_ptr<Vofl_spi_csr> spi;
     uint64_t cycles = 0;
     RxPort rx[2];
     TxPort tx[2];
     Stats stats[2]{};
     bool csr_ack = false;
     uint32_t csr_rdata = 0;
+    // the configuration flash on offload_top's flash pins (behavioural, spi_flash.h)
+    SpiFlash flash;
 };
 
 namespace {
@@ -253,6 +259,10 @@ inline void tick(ofm* m) {
     t->clk = 1;
     t->eval();
     m->cycles = c + 1;
+    // The flash sees the pins as they leave this edge; its MISO is what the controller samples at a later one.
+    // Idle (deselected before and now), it has nothing to do.
+    if (!t->flash_cs_n || !m->flash.prev_cs_n)
+        t->flash_miso = m->flash.step(t->flash_sck, t->flash_cs_n, t->flash_mosi, m->cycles);
 }
 
 bool ingress_busy(const ofm* m) { return !m->rx[0].queue.empty() || !m->rx[1].queue.empty(); }
@@ -373,6 +383,41 @@ int axil_access(ofm* m, bool we, uint32_t addr, uint32_t wdata, uint32_t wstrb, 
     return rc;
 }
 
+void spi_reset(ofm* m) {
+    Vofl_spi_csr* s = m->spi.get();
+    s->spi_sck = 0;
+    s->spi_cs_n = 1;
+    s->spi_mosi = 0;
+    s->csr_ack = 0;
+    s->csr_rdata = 0;
+    s->rst = 1;
+    for (int i = 0; i < kResetCycles; i++) {
+        s->clk = 0;
+        s->eval();
+        s->clk = 1;
+        s->eval();
+    }
+    s->rst = 0;
+}
+
+// One cycle of top with the SPI bridge as its CSR master; as axil_tick, every signal that crosses is a
+// register output on its side, so the two models stay cycle-exact with one netlist.
+inline void spi_tick(ofm* m) {
+    Voffload_top* t = m->top.get();
+    Vofl_spi_csr* s = m->spi.get();
+    t->csr_req = s->csr_req;
+    t->csr_we = s->csr_we;
+    t->csr_addr = s->csr_addr;
+    t->csr_wdata = s->csr_wdata;
+    s->csr_ack = t->csr_ack;
+    s->csr_rdata = t->csr_rdata;
+    s->clk = 0;
+    s->eval();
+    tick(m);
+    s->clk = 1;
+    s->eval();
+}
+
 void clear_stats(ofm* m) {
     std::memset(m->stats, 0, sizeof m->stats);
     for (TxPort& p : m->tx)
@@ -417,6 +462,7 @@ void ofm_reset(ofm* m) {
     t->csr_addr = 0;
     t->csr_wdata = 0;
     axil_reset(m);
+    spi_reset(m);
     t->rst = 1;
     for (int i = 0; i < kResetCycles; i++)
         tick(m);
@@ -444,6 +490,7 @@ ofm* ofm_create(void) {
         m->ctx->randSeed(std::atoi(s));
     m->top = std::make_unique<Voffload_top>(m->ctx.get(), "top");
     m->axil = std::make_unique<Vofl_axil_csr>(m->ctx.get(), "axil");
+    m->spi = std::make_unique<Vofl_spi_csr>(m->ctx.get(), "spi");
     bind_pins(m);
     ofm_reset(m);
     return m;
@@ -454,6 +501,7 @@ void ofm_destroy(ofm* m) {
         return;
     m->top->final();
     m->axil->final();
+    m->spi->final();
     delete m;
 }
 
@@ -494,6 +542,67 @@ int ofm_axil_read(ofm* m, uint32_t addr, uint32_t* data) {
     if (data)
         *data = v;
     return rc;
+}
+
+uint32_t ofm_spi_drive(ofm* m, const uint8_t* pins, uint32_t n, uint32_t cycles_per_step, uint8_t* sampled) {
+    if (!pins || cycles_per_step == 0)
+        return 0;
+    Voffload_top* t = m->top.get();
+    Vofl_spi_csr* s = m->spi.get();
+    for (uint32_t i = 0; i < n; i++) {
+        s->spi_sck = pins[i] & 1u;
+        s->spi_mosi = (pins[i] >> 1) & 1u;
+        s->spi_cs_n = (pins[i] >> 2) & 1u;
+        for (uint32_t c = 0; c < cycles_per_step; c++)
+            spi_tick(m);
+        if (sampled)
+            sampled[i] = static_cast<uint8_t>((s->spi_miso ? 1u : 0u) | (s->spi_miso_oe ? 2u : 0u) | (s->busy ? 4u : 0u));
+    }
+    // Between calls the shim owns the CSR port again; the bridge's own req is handed back on the next call.
+    t->csr_req = 0;
+    t->csr_we = 0;
+    return n;
+}
+
+uint32_t ofm_flash_size(void) { return SpiFlash::kSize; }
+
+int ofm_flash_read(ofm* m, uint32_t addr, uint8_t* buf, uint32_t len) {
+    if (!buf || addr > SpiFlash::kSize || len > SpiFlash::kSize - addr)
+        return -1;
+    std::memcpy(buf, m->flash.mem.data() + addr, len);
+    return 0;
+}
+
+int ofm_flash_load(ofm* m, uint32_t addr, const uint8_t* data, uint32_t len) {
+    if (!data || addr > SpiFlash::kSize || len > SpiFlash::kSize - addr)
+        return -1;
+    std::memcpy(m->flash.mem.data() + addr, data, len);
+    return 0;
+}
+
+uint32_t ofm_flash_status(ofm* m) { return m->flash.status1(m->cycles); }
+
+void ofm_flash_timing(ofm* m, uint64_t page_program, uint64_t sector_erase, uint64_t block_erase, uint64_t chip_erase,
+                      uint64_t status_write) {
+    m->flash.pp_cycles = page_program;
+    m->flash.se_cycles = sector_erase;
+    m->flash.be_cycles = block_erase;
+    m->flash.ce_cycles = chip_erase;
+    m->flash.wrsr_cycles = status_write;
+}
+
+void ofm_flash_power_cut(ofm* m) {
+    m->flash.power_cut(m->cycles);
+    m->top->flash_miso = 1;
+}
+
+void ofm_flash_counts(ofm* m, uint64_t* programs, uint64_t* erases, uint64_t* refused) {
+    if (programs)
+        *programs = m->flash.programs;
+    if (erases)
+        *erases = m->flash.erases;
+    if (refused)
+        *refused = m->flash.refused;
 }
 
 int ofm_push_frame(ofm* m, int port, const uint8_t* data, uint32_t len) {

@@ -11,7 +11,7 @@ internal static class BenchDevice
     public static Command Command(Option<bool> json)
     {
         var quick = new Option<bool>("--quick") { Description = "a tenth of the work per figure (seconds; noisier)" };
-        var cmd = new Command("device", "register operations/s, flow inserts/s and miss-path frames/s through each transport that runs here (model, tcp), batched and not") { json, quick };
+        var cmd = new Command("device", "register operations/s, flow inserts/s and miss-path frames/s through each transport that runs here (model, tcp, usb through the software FTDI), batched and not; flash program+verify of a 1 MiB image") { json, quick };
         cmd.SetAction(r => Cli.Guard(() => Run(r.GetValue(json), r.GetValue(quick), Console.Out)));
         return cmd;
     }
@@ -33,6 +33,11 @@ internal static class BenchDevice
         }
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(result.Note)}[/]");
+        if (result.Flash is { } f)
+        {
+            AnsiConsole.MarkupLine($"flash: {f.Bytes} bytes programmed and verified in {f.ProgramVerifyCycles:N0} model cycles = {f.SecondsAtSpiClock:0.00} s at a 100 MHz core (SCK 25 MHz), " +
+                $"plus about {f.DatasheetBusySeconds:0.0} s of data-sheet program and erase time on a board; verified: {(f.Verified ? "yes" : "NO")}");
+        }
         return 0;
     }
 
@@ -55,6 +60,14 @@ internal static class BenchDevice
         {
             ["transports"] = rows,
             ["note"] = r.Note,
+            ["flash"] = r.Flash is not { } f ? null : new JsonObject
+            {
+                ["bytes"] = f.Bytes,
+                ["program_verify_cycles"] = f.ProgramVerifyCycles,
+                ["seconds_at_spi_clock"] = Math.Round(f.SecondsAtSpiClock, 3),
+                ["datasheet_busy_seconds"] = Math.Round(f.DatasheetBusySeconds, 2),
+                ["verified"] = f.Verified,
+            },
             ["runs_per_figure"] = 3,
         };
     }

@@ -76,6 +76,7 @@ var glbp = new Command("glbp", "GLBP tools") { glbpWatch };
 root.Subcommands.Add(glbp);
 
 root.Subcommands.Add(DevicesCommand.Create(json));
+root.Subcommands.Add(FlashCommand.Create());
 root.Subcommands.Add(AgentCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(Offload.Cli.Lab.LabCommand.Create(json));

@@ -1,4 +1,5 @@
 using Offload.Device.Transports;
+using Offload.Device.Transports.Usb;
 
 namespace Offload.Device;
 
@@ -20,8 +21,15 @@ public static class DeviceOpener
             "model" => OpenModel(uri.ModelWidth),
             "tcp" => TcpDevice.Connect(uri.Host, uri.Port, timeout ?? DefaultTimeout),
             "pcie" => PcieDevice.Open(uri.Host),
+            "usb" => OpenUsb(uri, timeout ?? DefaultTimeout),
             _ => throw new DeviceException(DeviceError.Absent, $"device {uri}: no such transport in this build ({DeviceUri.Known})"),
         };
+    }
+
+    private static UsbDevice OpenUsb(DeviceUri uri, TimeSpan timeout)
+    {
+        var (vendor, product, serial) = uri.UsbIds();
+        return UsbDevice.Open(FtdiUsbPipe.Open(vendor, product, serial, timeout), timeout: timeout);
     }
 
     private static ModelDevice OpenModel(int width)

@@ -146,6 +146,16 @@ public sealed class ModelDevice : IDevice, IHostAttention
         }
     }
 
+    /// <summary>
+    /// Drives the SPI bridge's pins (<c>ofl_spi_csr</c>, what an FTDI's MPSSE drives) step by step, serialized with the
+    /// clock like every other access; see <see cref="HwModel.HwModel.SpiDrive"/>.
+    /// </summary>
+    public void SpiDrive(ReadOnlySpan<byte> pins, uint cyclesPerStep, Span<byte> sampled)
+    {
+        lock (_gate)
+            Model.SpiDrive(pins, cyclesPerStep, sampled);
+    }
+
     /// <summary>Runs the clock for <paramref name="cycles"/> cycles; returns the cycle count after.</summary>
     public ulong Run(ulong cycles)
     {

@@ -132,6 +132,13 @@ public static class Reg
     public const uint CntGlobalHi = 0x1204;
     public const int CntGlobalHiCount = 8;
     public const uint CntGlobalHiStride = 0x8;
+    /// <summary>SPI-flash controller: queue a byte to shift out (ofl_spi_flash)</summary>
+    public const uint FlashTx = 0x0F00;
+    /// <summary>pops a byte kept from the flash</summary>
+    public const uint FlashRx = 0x0F04;
+    public const uint FlashStatus = 0x0F08;
+    /// <summary>empties the kept bytes, clears LOST</summary>
+    public const uint FlashClear = 0x0F0C;
 }
 
 /// <summary>Bit fields: least significant bit and width.</summary>
@@ -171,6 +178,22 @@ public static class RegField
     public const int VmacHiMacWidth = 16;
     public const int VmacHiValidLsb = 31;
     public const int VmacHiValidWidth = 1;
+    public const int FlashTxByteLsb = 0;
+    public const int FlashTxByteWidth = 8;
+    public const int FlashTxLastLsb = 8;
+    public const int FlashTxLastWidth = 1;
+    public const int FlashTxCaptureLsb = 9;
+    public const int FlashTxCaptureWidth = 1;
+    public const int FlashRxByteLsb = 0;
+    public const int FlashRxByteWidth = 8;
+    public const int FlashRxValidLsb = 8;
+    public const int FlashRxValidWidth = 1;
+    public const int FlashStatusBusyLsb = 0;
+    public const int FlashStatusBusyWidth = 1;
+    public const int FlashStatusLostLsb = 1;
+    public const int FlashStatusLostWidth = 1;
+    public const int FlashStatusRxLevelLsb = 16;
+    public const int FlashStatusRxLevelWidth = 16;
 }
 
 /// <summary>Named values: counter indices, punt reasons, commands.</summary>

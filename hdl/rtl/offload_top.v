@@ -57,6 +57,12 @@ module offload_top #(
     output wire                csr_ack,
     output wire [31:0]         csr_rdata,
 
+    // configuration flash (SPI mode 0), driven by the SPI-flash controller at FLASH_TX..FLASH_CLEAR
+    output wire                flash_sck,
+    output wire                flash_cs_n,
+    output wire                flash_mosi,
+    input  wire                flash_miso,
+
     output wire                idle
 );
 
@@ -116,14 +122,29 @@ wire [31:0] hrx_rd_data;
 wire htx_wr_req, htx_wr_ack, htx_commit_req, htx_commit_ack;
 wire [31:0] htx_wr_data, htx_commit_len, htx_free;
 
+// The SPI-flash controller answers its own 16-byte window of the CSR bus; the CSR block never sees those accesses.
+localparam [15:0] FLASH_BASE = `OFL_REG_FLASH_TX;
+wire flash_sel = csr_addr[15:4] == FLASH_BASE[15:4];
+wire main_ack, flash_ack;
+wire [31:0] main_rdata, flash_rdata;
+assign csr_ack = main_ack || flash_ack;
+assign csr_rdata = flash_sel ? flash_rdata : main_rdata;
+
+ofl_spi_flash u_flash (
+    .clk(clk), .rst(rst),
+    .csr_req(csr_req && flash_sel), .csr_we(csr_we), .csr_addr(csr_addr[3:0]), .csr_wdata(csr_wdata),
+    .csr_ack(flash_ack), .csr_rdata(flash_rdata),
+    .flash_sck(flash_sck), .flash_cs_n(flash_cs_n), .flash_mosi(flash_mosi), .flash_miso(flash_miso)
+);
+
 ofl_csr #(
     .DATA_W(DATA_W), .FT_BUCKETS(FT_BUCKETS), .FT_STASH(FT_STASH), .GROUPS(GROUPS), .VMACS(VMACS),
     .NEXTHOPS(NEXTHOPS), .MAX_FRAME(MAX_FRAME), .HOST_RX_DEPTH(HOST_RX_DEPTH),
     .HOST_TX_DEPTH(HTX_DEPTH), .LOOKUP_LATENCY(LOOKUP_LATENCY)
 ) u_csr (
     .clk(clk), .rst(rst),
-    .csr_req(csr_req), .csr_we(csr_we), .csr_addr(csr_addr), .csr_wdata(csr_wdata),
-    .csr_ack(csr_ack), .csr_rdata(csr_rdata),
+    .csr_req(csr_req && !flash_sel), .csr_we(csr_we), .csr_addr(csr_addr), .csr_wdata(csr_wdata),
+    .csr_ack(main_ack), .csr_rdata(main_rdata),
     .port_mac0(port_mac0), .port_mac1(port_mac1),
     .lk_en(lk_en), .lk_dmac(lk_dmac), .lk_tpa(lk_tpa), .lk_vmac_m(lk_vmac_m), .lk_grp_m(lk_grp_m),
     .grp_mode(grp_mode), .grp_copy(grp_copy), .gid_sel(gid_sel), .gid_out(gid),

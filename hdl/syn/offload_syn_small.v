@@ -34,6 +34,10 @@ module offload_syn_small (
     input  wire [31:0] csr_wdata,
     output wire        csr_ack,
     output wire [31:0] csr_rdata,
+    output wire        flash_sck,
+    output wire        flash_cs_n,
+    output wire        flash_mosi,
+    input  wire        flash_miso,
     output wire        idle
 );
 
@@ -56,6 +60,7 @@ offload_top #(
     .m_axis_tx1_tlast(m_axis_tx1_tlast),
     .csr_req(csr_req), .csr_we(csr_we), .csr_addr(csr_addr), .csr_wdata(csr_wdata),
     .csr_ack(csr_ack), .csr_rdata(csr_rdata),
+    .flash_sck(flash_sck), .flash_cs_n(flash_cs_n), .flash_mosi(flash_mosi), .flash_miso(flash_miso),
     .idle(idle)
 );
 

@@ -161,6 +161,78 @@ public sealed unsafe class HwModel : IDisposable
         return rc >= 0 ? (AxilResponse)rc : throw NoAxilResponse("read", address);
     }
 
+    /// <summary>
+    /// Drives the SPI bridge's pins (ofl_spi_csr, what an FTDI's MPSSE drives on a small board) one step at a time: for
+    /// each step, <paramref name="pins"/>[i] (bit 0 SCK, bit 1 MOSI, bit 2 CS_N) is applied and the clock runs
+    /// <paramref name="cyclesPerStep"/> cycles with the bridge as the CSR master; <paramref name="sampled"/>[i] then gets
+    /// bit 0 MISO, bit 1 MISO driven, bit 2 the bridge busy. <paramref name="sampled"/> may be empty.
+    /// </summary>
+    public void SpiDrive(ReadOnlySpan<byte> pins, uint cyclesPerStep, Span<byte> sampled)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(cyclesPerStep);
+        if (!sampled.IsEmpty && sampled.Length < pins.Length)
+            throw new ArgumentException($"sampled holds {sampled.Length} values for {pins.Length} steps", nameof(sampled));
+        if (pins.IsEmpty)
+            return;
+        fixed (byte* p = pins)
+        fixed (byte* s = sampled)
+        {
+            _api.SpiDrive(H, p, (uint)pins.Length, cyclesPerStep, sampled.IsEmpty ? null : s);
+        }
+        GC.KeepAlive(this);
+    }
+
+    /// <summary>Bytes of the behavioural SPI NOR flash on the model's flash pins (hwmodel/spi_flash.h).</summary>
+    public int FlashSize => (int)_api.FlashSize();
+
+    /// <summary>Copies flash contents without the SPI bus, as a programmer on the bench would see them.</summary>
+    public void FlashRead(uint address, Span<byte> buffer)
+    {
+        int rc;
+        fixed (byte* p = buffer)
+            rc = _api.FlashRead(H, address, p, (uint)buffer.Length);
+        GC.KeepAlive(this);
+        if (rc != 0)
+            throw new ArgumentOutOfRangeException(nameof(address), address, $"{buffer.Length} bytes at 0x{address:X} lie outside the {FlashSize}-byte flash");
+    }
+
+    /// <summary>Overwrites flash contents without the SPI bus (a factory image, a test's starting state).</summary>
+    public void FlashLoad(uint address, ReadOnlySpan<byte> data)
+    {
+        int rc;
+        fixed (byte* p = data)
+            rc = _api.FlashLoad(H, address, p, (uint)data.Length);
+        GC.KeepAlive(this);
+        if (rc != 0)
+            throw new ArgumentOutOfRangeException(nameof(address), address, $"{data.Length} bytes at 0x{address:X} lie outside the {FlashSize}-byte flash");
+    }
+
+    /// <summary>The flash's status register 1 (bit 0 BUSY, 1 WEL, 2..4 BP, 5 TB, 6 SEC).</summary>
+    public byte FlashStatus => (byte)Call(_api.FlashStatus(H));
+
+    /// <summary>Busy times of the flash, in model cycles.</summary>
+    public void FlashTiming(ulong pageProgram, ulong sectorErase, ulong blockErase, ulong chipErase, ulong statusWrite)
+    {
+        _api.FlashTiming(H, pageProgram, sectorErase, blockErase, chipErase, statusWrite);
+        GC.KeepAlive(this);
+    }
+
+    /// <summary>Cuts the flash's power: an erase or program still running leaves its range scrambled.</summary>
+    public void FlashPowerCut()
+    {
+        _api.FlashPowerCut(H);
+        GC.KeepAlive(this);
+    }
+
+    /// <summary>Page programs and erases the flash carried out, and those it refused (protected range).</summary>
+    public (ulong Programs, ulong Erases, ulong Refused) FlashCounts()
+    {
+        ulong p, e, r;
+        _api.FlashCounts(H, &p, &e, &r);
+        GC.KeepAlive(this);
+        return (p, e, r);
+    }
+
     /// <summary>Queues a frame (no FCS) for ingress on port 0 or 1; it is driven when the clock runs.</summary>
     public void PushFrame(int port, ReadOnlySpan<byte> frame)
     {

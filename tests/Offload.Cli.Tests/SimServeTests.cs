@@ -55,8 +55,8 @@ public class SimServeTests
         {
             var (rc, err) = StandardError.Capture(() => SimServe.Run("0.0.0.0:9470", 64, 1, TextWriter.Null, CancellationToken.None));
             Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --listen '0.0.0.0:9470': give a loopback HOST:PORT such as 127.0.0.1:9470 (the register bus has no authentication)")));
-            (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: "usb:0403:6010"));
-            Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --device: device 'usb:0403:6010': this build has no usb transport yet; it opens model:, model:32, tcp://HOST:PORT, pcie:DDDD:BB:DD.F")));
+            (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: "usb:0403"));
+            Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --device: device 'usb:0403': give usb:VID:PID or usb:VID:PID:SERIAL (four hex digits each, e.g. usb:0403:6010; `offload devices` prints them)")));
             (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), 1, false, "127.0.0.1:0", TextWriter.Null, CancellationToken.None, deviceUri: "tcp://127.0.0.1:0"));
             Assert.That((rc, err.Trim()), Is.EqualTo((2, "offload: --device: device 'tcp://127.0.0.1:0': give tcp://HOST:PORT with a port of 1..65535")));
         });
@@ -76,7 +76,7 @@ public class SimServeTests
     }
 }
 
-/// <summary>`offload bench device --json`: every transport that runs here, batched and not, with figures from a real run.</summary>
+/// <summary>`offload bench device --json`: every transport that runs here (USB through the software FTDI), batched and not, and the flash figures, from a real run.</summary>
 [Category("Model")]
 public class BenchDeviceTests
 {
@@ -88,11 +88,14 @@ public class BenchDeviceTests
         var json = System.Text.Json.Nodes.JsonNode.Parse(output.ToString())!;
         var rows = json["transports"]!.AsArray();
         Assert.That(rows.Select(r => ((string)r!["uri"]!).Split(':')[0] + "/" + (bool)r!["batched"]!),
-            Is.EqualTo(new[] { "model/False", "model/True", "tcp/False", "tcp/True" }));
+            Is.EqualTo(new[] { "model/False", "model/True", "tcp/False", "tcp/True", "usb/False", "usb/True" }));
         foreach (var r in rows)
         {
             foreach (string key in new[] { "csr_ops_per_second", "flow_inserts_per_second", "miss_frames_per_second" })
                 Assert.That((double)r![key]!, Is.GreaterThan(0), $"{r["uri"]} {key}");
         }
+        var flash = json["flash"]!;
+        Assert.That(((int)flash["bytes"]!, (bool)flash["verified"]!), Is.EqualTo((1 << 20, true)));
+        Assert.That((ulong)flash["program_verify_cycles"]!, Is.GreaterThan(1UL << 20), "at least a cycle a byte");
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Offload.Device.Transports;
+using Offload.Device.Transports.Usb;
 
 namespace Offload.Device.Tests;
 
@@ -17,6 +18,12 @@ public enum TransportKind
     /// PCIe transport is one AXI4-Lite transaction into the RTL a board has behind its PCIe bridge.
     /// </summary>
     Pcie,
+
+    /// <summary>
+    /// <see cref="UsbDevice"/> through a <see cref="SoftFtdi"/>: the USB transport's exact MPSSE bytes drive a software
+    /// FTDI whose SPI pins drive the model's SPI bridge (<c>ofl_spi_csr</c>), as a cable drives a small board.
+    /// </summary>
+    Usb,
 }
 
 /// <summary>
@@ -26,6 +33,7 @@ public enum TransportKind
 [TestFixture(TransportKind.Model)]
 [TestFixture(TransportKind.Tcp)]
 [TestFixture(TransportKind.Pcie)]
+[TestFixture(TransportKind.Usb)]
 [Category("Model")]
 public class TransportContractTests(TransportKind kind)
 {
@@ -54,6 +62,10 @@ public class TransportContractTests(TransportKind kind)
             _window = new ModelAxilWindow(_model);
             _device = new PcieDevice(_window, "pcie:model");
         }
+        else if (kind == TransportKind.Usb)
+        {
+            _device = UsbDevice.Open(new SoftFtdi(_model));
+        }
         else
         {
             _device = _model;
@@ -79,7 +91,7 @@ public class TransportContractTests(TransportKind kind)
     {
         var g = _dp.ReadGeometry();
         Assert.That((g.DataWidth, g.TotalEntries, _dp.Version), Is.EqualTo((64, 8196, RegConst.VersionValue)));
-        Assert.That(_dp.Transport, Is.EqualTo(kind switch { TransportKind.Tcp => "tcp", TransportKind.Pcie => "pcie", _ => "model" }));
+        Assert.That(_dp.Transport, Is.EqualTo(kind switch { TransportKind.Tcp => "tcp", TransportKind.Pcie => "pcie", TransportKind.Usb => "usb", _ => "model" }));
     }
 
     [Test]

@@ -44,6 +44,14 @@ internal abstract unsafe class OfmApi
     public abstract int CsrBatch(nint m, NativeCsrOp* ops, uint n, uint* results);
     public abstract int AxilWrite(nint m, uint addr, uint data, uint strb);
     public abstract int AxilRead(nint m, uint addr, uint* data);
+    public abstract uint SpiDrive(nint m, byte* pins, uint n, uint cyclesPerStep, byte* sampled);
+    public abstract uint FlashSize();
+    public abstract int FlashRead(nint m, uint addr, byte* buf, uint len);
+    public abstract int FlashLoad(nint m, uint addr, byte* data, uint len);
+    public abstract uint FlashStatus(nint m);
+    public abstract void FlashTiming(nint m, ulong pageProgram, ulong sectorErase, ulong blockErase, ulong chipErase, ulong statusWrite);
+    public abstract void FlashPowerCut(nint m);
+    public abstract void FlashCounts(nint m, ulong* programs, ulong* erases, ulong* refused);
     public abstract int PushFrame(nint m, int port, byte* data, uint len);
     public abstract int PopFrame(nint m, int port, byte* buf, uint cap);
     public abstract uint TxPending(nint m, int port);
@@ -130,6 +138,15 @@ internal sealed unsafe partial class OfmApiW64 : OfmApi
     public override int CsrBatch(nint m, NativeCsrOp* ops, uint n, uint* results) => ofm_csr_batch(m, ops, n, results);
     public override int AxilWrite(nint m, uint addr, uint data, uint strb) => ofm_axil_write(m, addr, data, strb);
     public override int AxilRead(nint m, uint addr, uint* data) => ofm_axil_read(m, addr, data);
+    public override uint SpiDrive(nint m, byte* pins, uint n, uint cyclesPerStep, byte* sampled) => ofm_spi_drive(m, pins, n, cyclesPerStep, sampled);
+    public override uint FlashSize() => ofm_flash_size();
+    public override int FlashRead(nint m, uint addr, byte* buf, uint len) => ofm_flash_read(m, addr, buf, len);
+    public override int FlashLoad(nint m, uint addr, byte* data, uint len) => ofm_flash_load(m, addr, data, len);
+    public override uint FlashStatus(nint m) => ofm_flash_status(m);
+    public override void FlashTiming(nint m, ulong pageProgram, ulong sectorErase, ulong blockErase, ulong chipErase, ulong statusWrite) =>
+        ofm_flash_timing(m, pageProgram, sectorErase, blockErase, chipErase, statusWrite);
+    public override void FlashPowerCut(nint m) => ofm_flash_power_cut(m);
+    public override void FlashCounts(nint m, ulong* programs, ulong* erases, ulong* refused) => ofm_flash_counts(m, programs, erases, refused);
     public override int PushFrame(nint m, int port, byte* data, uint len) => ofm_push_frame(m, port, data, len);
     public override int PopFrame(nint m, int port, byte* buf, uint cap) => ofm_pop_frame(m, port, buf, cap);
     public override uint TxPending(nint m, int port) => ofm_tx_pending(m, port);
@@ -154,6 +171,14 @@ internal sealed unsafe partial class OfmApiW64 : OfmApi
     [LibraryImport(Lib)] private static partial int ofm_csr_batch(nint m, NativeCsrOp* ops, uint n, uint* results);
     [LibraryImport(Lib)] private static partial int ofm_axil_write(nint m, uint addr, uint data, uint strb);
     [LibraryImport(Lib)] private static partial int ofm_axil_read(nint m, uint addr, uint* data);
+    [LibraryImport(Lib)] private static partial uint ofm_spi_drive(nint m, byte* pins, uint n, uint cyclesPerStep, byte* sampled);
+    [LibraryImport(Lib)] private static partial uint ofm_flash_size();
+    [LibraryImport(Lib)] private static partial int ofm_flash_read(nint m, uint addr, byte* buf, uint len);
+    [LibraryImport(Lib)] private static partial int ofm_flash_load(nint m, uint addr, byte* data, uint len);
+    [LibraryImport(Lib)] private static partial uint ofm_flash_status(nint m);
+    [LibraryImport(Lib)] private static partial void ofm_flash_timing(nint m, ulong pageProgram, ulong sectorErase, ulong blockErase, ulong chipErase, ulong statusWrite);
+    [LibraryImport(Lib)] private static partial void ofm_flash_power_cut(nint m);
+    [LibraryImport(Lib)] private static partial void ofm_flash_counts(nint m, ulong* programs, ulong* erases, ulong* refused);
     [LibraryImport(Lib)] private static partial int ofm_push_frame(nint m, int port, byte* data, uint len);
     [LibraryImport(Lib)] private static partial int ofm_pop_frame(nint m, int port, byte* buf, uint cap);
     [LibraryImport(Lib)] private static partial uint ofm_tx_pending(nint m, int port);
@@ -183,6 +208,15 @@ internal sealed unsafe partial class OfmApiW32 : OfmApi
     public override int CsrBatch(nint m, NativeCsrOp* ops, uint n, uint* results) => ofm_csr_batch(m, ops, n, results);
     public override int AxilWrite(nint m, uint addr, uint data, uint strb) => ofm_axil_write(m, addr, data, strb);
     public override int AxilRead(nint m, uint addr, uint* data) => ofm_axil_read(m, addr, data);
+    public override uint SpiDrive(nint m, byte* pins, uint n, uint cyclesPerStep, byte* sampled) => ofm_spi_drive(m, pins, n, cyclesPerStep, sampled);
+    public override uint FlashSize() => ofm_flash_size();
+    public override int FlashRead(nint m, uint addr, byte* buf, uint len) => ofm_flash_read(m, addr, buf, len);
+    public override int FlashLoad(nint m, uint addr, byte* data, uint len) => ofm_flash_load(m, addr, data, len);
+    public override uint FlashStatus(nint m) => ofm_flash_status(m);
+    public override void FlashTiming(nint m, ulong pageProgram, ulong sectorErase, ulong blockErase, ulong chipErase, ulong statusWrite) =>
+        ofm_flash_timing(m, pageProgram, sectorErase, blockErase, chipErase, statusWrite);
+    public override void FlashPowerCut(nint m) => ofm_flash_power_cut(m);
+    public override void FlashCounts(nint m, ulong* programs, ulong* erases, ulong* refused) => ofm_flash_counts(m, programs, erases, refused);
     public override int PushFrame(nint m, int port, byte* data, uint len) => ofm_push_frame(m, port, data, len);
     public override int PopFrame(nint m, int port, byte* buf, uint cap) => ofm_pop_frame(m, port, buf, cap);
     public override uint TxPending(nint m, int port) => ofm_tx_pending(m, port);
@@ -207,6 +241,14 @@ internal sealed unsafe partial class OfmApiW32 : OfmApi
     [LibraryImport(Lib)] private static partial int ofm_csr_batch(nint m, NativeCsrOp* ops, uint n, uint* results);
     [LibraryImport(Lib)] private static partial int ofm_axil_write(nint m, uint addr, uint data, uint strb);
     [LibraryImport(Lib)] private static partial int ofm_axil_read(nint m, uint addr, uint* data);
+    [LibraryImport(Lib)] private static partial uint ofm_spi_drive(nint m, byte* pins, uint n, uint cyclesPerStep, byte* sampled);
+    [LibraryImport(Lib)] private static partial uint ofm_flash_size();
+    [LibraryImport(Lib)] private static partial int ofm_flash_read(nint m, uint addr, byte* buf, uint len);
+    [LibraryImport(Lib)] private static partial int ofm_flash_load(nint m, uint addr, byte* data, uint len);
+    [LibraryImport(Lib)] private static partial uint ofm_flash_status(nint m);
+    [LibraryImport(Lib)] private static partial void ofm_flash_timing(nint m, ulong pageProgram, ulong sectorErase, ulong blockErase, ulong chipErase, ulong statusWrite);
+    [LibraryImport(Lib)] private static partial void ofm_flash_power_cut(nint m);
+    [LibraryImport(Lib)] private static partial void ofm_flash_counts(nint m, ulong* programs, ulong* erases, ulong* refused);
     [LibraryImport(Lib)] private static partial int ofm_push_frame(nint m, int port, byte* data, uint len);
     [LibraryImport(Lib)] private static partial int ofm_pop_frame(nint m, int port, byte* buf, uint cap);
     [LibraryImport(Lib)] private static partial uint ofm_tx_pending(nint m, int port);
