@@ -116,4 +116,24 @@ public class LabTests
         Assert.That(output, Does.Contain("removed 1 namespaces: ofl-sw"));
         Assert.That(LabNamespaces(), Is.Empty);
     }
+
+    [Test]
+    public void Bench_lab_measures_keepalived_and_haproxy_failing_over_and_breaking_every_connection_they_held()
+    {
+        var (rc, output, err) = Offload(TimeSpan.FromMinutes(5), "bench", "lab", "--only", "peers", "--kills", "1", "--json", "--dir", _dir);
+        Assert.That(rc, Is.Zero, $"{output}\n{err}");
+        var peers = JsonNode.Parse(output)!["peers"]!.AsArray();
+        Assert.That(peers.Select(p => (double)p!["advert_ms"]!), Is.EqualTo(new[] { 1000.0, 10.0 }));
+        foreach (var p in peers)
+        {
+            string what = $"advert {p!["advert_ms"]} ms";
+            Assert.That((int)p["kills"]!, Is.EqualTo(1), what);
+            Assert.That((double?)p["detection_ms"]!["worst"], Is.Not.Null.And.GreaterThan(0).And.LessThan(10_000), what);
+            // HAProxy shares no state: each host's long-lived connection through the dead master breaks.
+            Assert.That((int)p["connections_broken"]!, Is.EqualTo(4), what);
+            // VRRP puts every host on the master.
+            Assert.That(p["hosts_per_gateway"]!.AsObject().Single().Value!.GetValue<int>(), Is.EqualTo(4), what);
+        }
+        Assert.That(LabNamespaces(), Is.Empty, "the bench removed its labs");
+    }
 }

@@ -21,16 +21,17 @@ internal static class BenchLab
     public static Command Command(Option<bool> json)
     {
         var kills = new Option<int>("--kills") { Description = "forwarder kills per timer setting (1..50)", DefaultValueFactory = _ => 5 };
+        var only = new Option<string?>("--only") { Description = "run one half: offload (Offload at each timer setting) or peers (keepalived + HAProxy)" };
         var dir = new Option<string>("--dir") { Description = "where the lab's configs, logs and reports go", DefaultValueFactory = _ => "/run/offload-lab-bench" };
         var command = new Command("lab", "failover of real gateway processes in the lab per GLBP timer setting (detection, switch relearn, connections lost), idle CPU, and HTTP through one gateway (root)")
         {
-            json, kills, dir,
+            json, kills, dir, only,
         };
         command.SetAction((r, ct) => Task.FromResult(Cli.Guard(() =>
         {
             try
             {
-                return Cli.UntilStopped(ct, stop => Run(r.GetValue(json), r.GetValue(kills), Path.GetFullPath(r.GetValue(dir)!), Console.Out, stop));
+                return Cli.UntilStopped(ct, stop => Run(r.GetValue(json), r.GetValue(kills), Path.GetFullPath(r.GetValue(dir)!), Console.Out, stop, r.GetValue(only)));
             }
             catch (LabException e)
             {
@@ -41,17 +42,19 @@ internal static class BenchLab
         return command;
     }
 
-    public static int Run(bool json, int kills, string dir, TextWriter output, CancellationToken ct)
+    public static int Run(bool json, int kills, string dir, TextWriter output, CancellationToken ct, string? only = null)
     {
         if (kills is < 1 or > 50)
             throw new LabException($"--kills {kills}: give 1 to 50");
+        if (only is not (null or "offload" or "peers"))
+            throw new LabException($"--only {only}: give offload or peers");
         if (LabNetwork.CannotRun() is { } why)
             throw new LabException(why);
         if (LabNetwork.Existing() is { Count: > 0 } left)
             throw new LabException($"a lab is up ({string.Join(' ', left)}): offload lab down removes it first");
         var rows = new JsonArray();
         JsonObject? throughput = null;
-        foreach (var (hello, hold, label) in Timers)
+        foreach (var (hello, hold, label) in only == "peers" ? [] : Timers)
         {
             var plan = new LabPlan(4, 3, 2, hello, hold, dir);
             if (!json)
@@ -94,7 +97,7 @@ internal static class BenchLab
             }
         }
         var peers = new JsonArray();
-        foreach (var advert in (ReadOnlySpan<double>)[1.0, 0.01])
+        foreach (var advert in only == "offload" ? [] : (ReadOnlySpan<double>)[1.0, 0.01])
         {
             if (!json)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bench lab: peer keepalived (VRRPv3, advert {advert * 1000:0} ms) + HAProxy (TCP) on 2 gateways: {kills} master kills…"));

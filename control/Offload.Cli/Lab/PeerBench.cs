@@ -35,12 +35,16 @@ internal sealed class PeerBench(LabPlan plan, TextWriter output, bool quiet)
         var hosts = Enumerable.Range(1, plan.Hosts).Select(i => new NetnsSockets(LabPlan.HostNs(i))).ToList();
         try
         {
-            Wait("a VRRP master", TimeSpan.FromSeconds(30), ct, () => Master() is not null);
+            // g1 has the highest priority: each kill is of g1 as master, as each Offload kill is of a forwarder.
+            Wait("g1 to be the VRRP master", TimeSpan.FromSeconds(30), ct, () => Master() == 1);
             using var traffic = new LabTraffic(_clock, hosts);
             traffic.Start();
+            Wait("every host to be served through the peer", TimeSpan.FromSeconds(30), ct, () =>
+                Enumerable.Range(1, plan.Hosts).All(h => traffic.Requests.Any(r => r.Host == h && r.Ok)));
             Sleep(TimeSpan.FromSeconds(3), ct);
-            var gatewayMacs = Enumerable.Range(1, plan.Gateways).ToDictionary(k => Mac(LabPlan.GatewayNs(k), "p0") ?? $"g{k}?", k => k);
-            var hostsPerGateway = Neighbours().GroupBy(m => m is not null && gatewayMacs.TryGetValue(m, out var g) ? $"g{g}" : "none").ToDictionary(g => g.Key, g => g.Count());
+            // Every host's gateway is VRRP's virtual MAC, which only the master answers for: all hosts on one box.
+            int first = Master() ?? 0;
+            var hostsPerGateway = Neighbours().GroupBy(m => m == VrrpMac ? $"g{first}" : m ?? "none").ToDictionary(g => g.Key, g => g.Count());
             var events = new List<JsonObject>();
             for (int i = 0; i < kills; i++)
             {
@@ -77,9 +81,9 @@ internal sealed class PeerBench(LabPlan plan, TextWriter output, bool quiet)
                 Sh.Run("ip", "-n", LabPlan.GatewayNs(master), "link", "set", "p0", "up");
                 Sh.Run("ip", "-n", LabPlan.GatewayNs(master), "link", "set", "p1", "up");
                 pids[master] = StartGateway(master, advertSeconds);
-                Wait($"g{master} to run again beside one master", TimeSpan.FromSeconds(30), ct, () => Masters().Count == 1 && Sh.Alive(pids[master][0]));
+                // It preempts (the higher priority): wait until it is the one master again, and traffic has settled.
+                Wait($"g{master} to be master again", TimeSpan.FromSeconds(30), ct, () => Master() == master);
                 Sleep(TimeSpan.FromSeconds(3), ct);
-                Wait("one VRRP master", TimeSpan.FromSeconds(30), ct, () => Masters().Count == 1);
             }
             traffic.Stop();
             return new JsonObject
@@ -117,6 +121,9 @@ internal sealed class PeerBench(LabPlan plan, TextWriter output, bool quiet)
                 state {{(k == 1 ? "MASTER" : "BACKUP")}}
                 interface p0
                 virtual_router_id 51
+                # VRRP's own virtual MAC (00:00:5e:00:01:33), as the RFC has it: the switch relearns it, the hosts'
+                # neighbour entries stay right.
+                use_vmac
                 priority {{200 - k * 10}}
                 advert_int {{advertSeconds}}
                 virtual_ipaddress {
@@ -129,7 +136,7 @@ internal sealed class PeerBench(LabPlan plan, TextWriter output, bool quiet)
         var servers = string.Join("\n", Enumerable.Range(1, plan.Backends).Select(j => $"    server {LabPlan.BackendName(j)} {LabPlan.BackendIp(j)}:{LabPlan.ServicePort} check inter 250 fall 2 rise 2"));
         File.WriteAllText(haproxy, $"""
             global
-                maxconn 10000
+                maxconn 4000
             defaults
                 mode tcp
                 timeout connect 2s
@@ -139,7 +146,11 @@ internal sealed class PeerBench(LabPlan plan, TextWriter output, bool quiet)
                 bind {LabPlan.ServiceIp}:{LabPlan.ServicePort}
                 balance roundrobin
             {servers}
+
             """);
+        // A killed keepalived leaves its pid files, and a new one refuses to start over them ("daemon is already running").
+        File.Delete(Path.Combine(plan.Directory, $"{name}.keepalived.pid"));
+        File.Delete(Path.Combine(plan.Directory, $"{name}.vrrp.pid"));
         return
         [
             Sh.StartIn(ns, plan.LogPath($"{name}.keepalived"), "keepalived", "-n", "-l", "-D", "-P", "-f", keepalived,
@@ -148,6 +159,8 @@ internal sealed class PeerBench(LabPlan plan, TextWriter output, bool quiet)
         ];
     }
 
+    private const string VrrpMac = "00:00:5e:00:01:33";
+
     private List<int> Masters() => Enumerable.Range(1, plan.Gateways).Where(HasVip).ToList();
 
     // The one gateway holding the addresses, or null while none or two do (VRRP settling).
@@ -155,14 +168,9 @@ internal sealed class PeerBench(LabPlan plan, TextWriter output, bool quiet)
 
     private bool HasVip(int k)
     {
-        var (code, output, _) = Sh.TryRun(TimeSpan.FromSeconds(5), "ip", "-n", LabPlan.GatewayNs(k), "-o", "addr", "show", "dev", "p0");
+        // use_vmac puts the addresses on a macvlan over p0 that keepalived makes, named after the router id.
+        var (code, output, _) = Sh.TryRun(TimeSpan.FromSeconds(5), "ip", "-n", LabPlan.GatewayNs(k), "-o", "addr", "show", "up");
         return code == 0 && output.Contains($" {LabPlan.VirtualIp}/", StringComparison.Ordinal);
-    }
-
-    private static string? Mac(string ns, string dev)
-    {
-        var (code, output, _) = Sh.TryRun(TimeSpan.FromSeconds(5), "ip", "-n", ns, "-j", "link", "show", dev);
-        return code == 0 ? (string?)JsonNode.Parse(output)?.AsArray().FirstOrDefault()?["address"] : null;
     }
 
     private List<string?> Neighbours() => Enumerable.Range(1, plan.Hosts).Select(i =>
