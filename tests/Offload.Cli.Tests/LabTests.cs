@@ -136,4 +136,24 @@ public class LabTests
         }
         Assert.That(LabNamespaces(), Is.Empty, "the bench removed its labs");
     }
+
+    [Test]
+    public void Demo_without_root_says_why_in_one_line_and_runs_the_in_process_demo()
+    {
+        // The README's main command on a machine where namespaces cannot be made: the same CLI as an unprivileged user.
+        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h : "dotnet";
+        var psi = new ProcessStartInfo("setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])["--reuid", "65534", "--regid", "65534", "--clear-groups", "env", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp",
+            host, Path.Combine(AppContext.BaseDirectory, "offload.dll"), "lab", "demo", "--dir", _dir])
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.That(p.WaitForExit(TimeSpan.FromMinutes(3)), Is.True, "the in-process demo ends");
+        p.WaitForExit();
+        Assert.That(p.ExitCode, Is.Zero, stderr.Result);
+        Assert.That(stderr.Result.Trim().Split('\n'), Has.One.EqualTo("offload: lab: the lab needs root (network namespaces, veths, raw sockets); running the in-process demo instead"));
+        Assert.That(stdout.Result, Does.Contain("established connections continued on their backends; 0 lost"));
+        Assert.That(LabNamespaces(), Is.Empty);
+    }
 }
