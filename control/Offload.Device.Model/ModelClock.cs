@@ -20,7 +20,8 @@ public sealed class ModelClock : IDisposable
     private readonly ModelDevice _device;
     private readonly Thread _thread;
     private readonly AutoResetEvent _wake = new(false);
-    private readonly Func<bool>? _beforeTick;
+    private readonly Action? _beforeTick;
+    private readonly Func<bool>? _queued;
     private volatile bool _stopping;
     private readonly byte[] _buffer = new byte[16384];
     private readonly long[] _framesOut = new long[2];
@@ -31,12 +32,13 @@ public sealed class ModelClock : IDisposable
     /// <param name="period">How often the model runs.</param>
     /// <param name="cyclesPerTick">Cycles per tick: 10,000 every 10 ms is 1 M cycles/s, half the model's speed.</param>
     /// <param name="portOutput">Takes each frame that leaves a network port (port, frame); null counts and drops them.</param>
-    /// <param name="beforeTick">Runs on the clock's thread before each tick (frames that arrived are pushed into the model
-    /// there); returns whether it pushed any.</param>
+    /// <param name="beforeTick">Runs on the clock's thread before the model runs (frames that arrived are pushed into it there).</param>
+    /// <param name="queued">Whether frames still wait to be pushed (the clock keeps running while they do).</param>
     public ModelClock(ModelDevice device, TimeSpan period, ulong cyclesPerTick, Action<int, ReadOnlySpan<byte>>? portOutput = null,
-        Func<bool>? beforeTick = null)
+        Action? beforeTick = null, Func<bool>? queued = null)
     {
         _beforeTick = beforeTick;
+        _queued = queued;
         _device = device ?? throw new ArgumentNullException(nameof(device));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(period, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfZero(cyclesPerTick);
@@ -122,31 +124,40 @@ public sealed class ModelClock : IDisposable
                 _wake.WaitOne(busy ? Period : IdlePeriod);
                 if (_stopping)
                     break;
-                bool fed = _beforeTick?.Invoke() ?? false;
                 ulong ran = 0;
-                if (fed)
+                bool popped = false;
+                if (_queued?.Invoke() == true)
                 {
                     // LAST_SEEN is TIME >> TS_SHIFT (ModelTsShift here): frames fed in two different ticks must see
-                    // different values, or the session tracker would take a connection with sparse traffic for idle.
+                    // different values, or the session tracker would take a connection with sparse traffic for idle;
+                    // so the clock moves a step before this tick's frames go in.
                     _device.Run(MinCyclesBeforeFrames);
                     ran = MinCyclesBeforeFrames;
                 }
-                ran += _device.RunUntilIdle(CyclesPerTick);
-                busy = ran >= CyclesPerTick;
+                // Feed, run until idle, drain, while frames wait and the tick's budget lasts: the ports hand the model only
+                // a few frames at a time, and none may wait for the next wake.
+                while (true)
+                {
+                    _beforeTick?.Invoke();
+                    ran += _device.RunUntilIdle(CyclesPerTick);
+                    for (int p = 0; p < 2; p++)
+                    {
+                        int len;
+                        while ((len = _device.PopFrame(p, _buffer)) >= 0)
+                        {
+                            popped = true;
+                            Interlocked.Increment(ref _framesOut[p]);
+                            PortOutput?.Invoke(p, _buffer.AsSpan(0, len));
+                        }
+                    }
+                    if (ran >= CyclesPerTick || _queued?.Invoke() != true)
+                        break;
+                }
+                busy = popped || ran >= CyclesPerTick || _queued?.Invoke() == true;
                 Interlocked.Add(ref _cyclesRun, (long)ran);
                 // The interrupt a board would raise: a frame waits for the control plane, which sleeps until told.
                 if (ran > 0 && _device.Read(Reg.HostRxLen) != 0)
                     _device.RaiseHostAttention();
-                for (int p = 0; p < 2; p++)
-                {
-                    int len;
-                    while ((len = _device.PopFrame(p, _buffer)) >= 0)
-                    {
-                        busy = true;
-                        Interlocked.Increment(ref _framesOut[p]);
-                        PortOutput?.Invoke(p, _buffer.AsSpan(0, len));
-                    }
-                }
             }
         }
         catch (Exception e) when (e is not OutOfMemoryException)

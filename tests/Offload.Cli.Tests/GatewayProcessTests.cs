@@ -107,14 +107,9 @@ public sealed class GatewayProcessTests
         _peer = new GlbpGroup(options, TimeProvider.System, new Wire(_toModel, () => _clock), new NoPlane());
         _clock = new ModelClock(_model, TimeSpan.FromMilliseconds(5), 5_000, FromModel, beforeTick: () =>
         {
-            bool pushed = false;
             while (_toModel.TryDequeue(out var frame))
-            {
                 _model.PushFrame(0, frame);
-                pushed = true;
-            }
-            return pushed;
-        });
+        }, queued: () => !_toModel.IsEmpty);
         _clock.Start();
         _peer.Start();
     }

@@ -14,6 +14,9 @@ public class LabTests
 {
     private string _dir = "";
 
+    // The demo samples the gateways' APIs this often: a detection time is late by up to one interval.
+    private const double LabObserverInterval = 25;
+
     [SetUp]
     public void SetUp()
     {
@@ -76,14 +79,18 @@ public class LabTests
                 Assert.That((int)e["connections_broken"]!, Is.Zero, what);
                 Assert.That((int)e["requests_failed"]!, Is.Zero, what);
                 Assert.That((double?)e["detection_ms"], Is.Not.Null.And.GreaterThan(0), what);
-                Assert.That((double?)e["recovery_ms"], Is.Not.Null.And.GreaterThanOrEqualTo((double)e["detection_ms"]!), what);
+                Assert.That((double?)e["recovery_ms"], Is.Not.Null.And.GreaterThan(0), what);
                 Assert.That((double?)e["switch_relearn_ms"], Is.Not.Null.And.GreaterThan(0), what);
                 Assert.That((bool)e["neighbours_on_live_forwarders"]!, Is.True, what);
             }
         }
-        // Killed gateways: a takeover needs the hold time (700 ms) to pass, and comes within a few hellos after it.
+        // Killed gateways: a takeover needs the hold time (700 ms) to pass, and comes within a few hellos after it; the
+        // affected hosts are served again only after it.
         foreach (var e in events.Take(2))
+        {
             Assert.That((double)e!["detection_ms"]!, Is.InRange(300, 5000), (string)e["kind"]!);
+            Assert.That((double)e["recovery_ms"]!, Is.GreaterThanOrEqualTo((double)e["detection_ms"]! - LabObserverInterval), (string)e["kind"]!);
+        }
         var backend = events[2]!;
         Assert.That((double?)backend["detection_ms"], Is.Not.Null, "the dead backend left the pools");
         // Only the dead backend's connections may break: at most one long-lived connection per host.

@@ -34,12 +34,16 @@ internal static class LabCommand
         var down = new Command("down", "stop everything in the lab's namespaces and remove them (also what a crashed or killed run left)") { dir };
         down.SetAction(r => Cli.Guard(() => Guarded(() =>
         {
-            LabNetwork.Down(r.GetValue(dir)!, Console.WriteLine);
+            if (string.IsNullOrWhiteSpace(r.GetValue(dir)))
+                throw new LabException("--dir: give a directory");
+            LabNetwork.Down(Path.GetFullPath(r.GetValue(dir)!), Console.WriteLine);
             return 0;
         })));
 
         var status = new Command("status", "what of the lab exists and runs, and each gateway's GLBP state") { dir, json };
-        status.SetAction(r => Cli.Guard(() => Guarded(() => Status(r.GetValue(dir)!, r.GetValue(json), Console.Out))));
+        status.SetAction(r => Cli.Guard(() => Guarded(() => string.IsNullOrWhiteSpace(r.GetValue(dir))
+            ? throw new LabException("--dir: give a directory")
+            : Status(r.GetValue(dir)!, r.GetValue(json), Console.Out))));
 
         return new Command("lab", "a lab of real kernel hosts, gateway daemons and HTTP backends in network namespaces (root)") { up, demo, down, status };
     }
@@ -55,10 +59,17 @@ internal static class LabCommand
             Console.Error.WriteLine($"offload: lab: {e.Message}");
             return 2;
         }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("offload: lab: stopped (offload lab down removes what is left)");
+            return 130;
+        }
     }
 
     private static LabPlan Plan(int hosts, int gateways, int backends, int hello, int hold, string dir)
     {
+        if (string.IsNullOrWhiteSpace(dir))
+            throw new LabException("--dir: give a directory");
         if (hosts is < 1 or > 64)
             throw new LabException($"--hosts {hosts}: give 1 to 64");
         if (gateways is < 2 or > 8)
@@ -83,6 +94,8 @@ internal static class LabCommand
 
     private static int Demo(LabPlan plan, bool json, bool keep, TextWriter output, CancellationToken ct)
     {
+        if (plan.Gateways < 3)
+            throw new LabException($"--gateways {plan.Gateways}: the demo kills the AVG and then another forwarder while one still runs: give at least 3");
         if (LabNetwork.CannotRun() is { } why)
         {
             Console.Error.WriteLine($"offload: lab: {why}; running the in-process demo instead");

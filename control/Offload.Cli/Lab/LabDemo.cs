@@ -69,7 +69,15 @@ internal sealed class LabDemo
             WaitFor("the group to elect an AVG and every gateway to forward", TimeSpan.FromSeconds(90), ct, () => Converged(observer));
             Say($"GLBP converged: AVG {Avg(observer)}, forwarders {string.Join(", ", Holders(observer).Select(h => $"{h.Key}→g{h.Value}"))}");
 
-            OnConverged?.Invoke();
+            observer.Paused = true;
+            try
+            {
+                OnConverged?.Invoke();
+            }
+            finally
+            {
+                observer.Paused = false;
+            }
             using var traffic = new LabTraffic(_clock, hostNs);
             traffic.Start();
             Sleep(Settle, ct);
@@ -138,7 +146,7 @@ internal sealed class LabDemo
             held.All(v => Holders(observer).ContainsKey(v)) && (!wasAvg || Avg(observer) is not null));
         double? detection = FirstSample(observer, at, s => !_dead.Contains(s.Gateway)
             && (s.Forwarding.Any(held.Contains) || (wasAvg && s.AvgState == "Active"))) - at;
-        double? relearn = held.Count == 0 ? null : held.Max(v => FirstFdb(observer, at, v, port => port != LabPlan.SwitchPortOf(k))) - at;
+        double? relearn = Latest(held.Select(v => FirstFdb(observer, at, v, port => port != LabPlan.SwitchPortOf(k)))) - at;
         // A connection broken by the failover shows only when its next segment gets an answer, after TCP's backoff: wait
         // until every affected host's long-lived connection has carried a request begun after the takeover.
         double back = Now;
@@ -181,9 +189,13 @@ internal sealed class LabDemo
         var mine = observer.Latest(k)!.Forwarding;
         double? detection = FirstSample(observer, at, s => s.Gateway == k) - at;
         double? recovery = FirstSample(observer, at, s => s.Gateway == k && s.Forwarding.Count > 0) - at;
-        double? relearn = mine.Max(v => FirstFdb(observer, at, v, port => port == LabPlan.SwitchPortOf(k))) - at;
-        Sleep(Settle, ct);
+        double? relearn = Latest(mine.Select(v => FirstFdb(observer, at, v, port => port == LabPlan.SwitchPortOf(k)))) - at;
         var affected = Neighbours().Where(n => n.Value is { } m && mine.Contains(m)).Select(n => n.Key).ToHashSet();
+        // The hand-back moves these hosts' traffic: wait until their long-lived connections have carried a request again.
+        double back = Now;
+        WaitFor($"the hosts g{k} took back to carry a request again", TimeSpan.FromSeconds(30), ct, () =>
+            affected.All(h => traffic.Requests.Any(r => r.Host == h && r.Stream && r.Ok && r.StartMs >= back)));
+        Sleep(Settle, ct);
         var (failed, broken, _) = Cost(traffic, at, affected);
         bool neighboursOk = NeighboursOnLiveForwarders(observer);
         Say($"gateway-restarted g{k}: its API up after {Ms(detection)}, forwarding {string.Join(' ', mine)} after {Ms(recovery)}, switch relearnt in {Ms(relearn)}; {failed} request(s) failed, {broken} connection(s) broken");
@@ -260,6 +272,13 @@ internal sealed class LabDemo
         return result;
     }
 
+    // The last of several times, or null when any of them never came (a vMAC the switch never relearnt is not hidden).
+    private static double? Latest(IEnumerable<double?> times)
+    {
+        var all = times.ToList();
+        return all.Count == 0 || all.Any(t => t is null) ? null : all.Max();
+    }
+
     private static double? FirstSample(LabObserver observer, double after, Func<GatewaySample, bool> match) =>
         observer.Samples.Where(s => s.AtMs >= after && match(s)).Select(s => (double?)s.AtMs).Min();
 
@@ -299,6 +318,8 @@ internal sealed class LabDemo
                 problems.Add($"{e.Kind} {e.Target}: a host's neighbour table held a vMAC no live gateway forwards");
             if (e.Kind != "backend-killed" && e.RecoveryMs is null)
                 problems.Add($"{e.Kind} {e.Target}: traffic did not flow again");
+            if (e.Kind != "backend-killed" && e.SwitchRelearnMs is null)
+                problems.Add($"{e.Kind} {e.Target}: the switch never relearnt a vMAC at its new forwarder");
         }
         if (glbp.Problem is not null)
             problems.Add(glbp.Problem);

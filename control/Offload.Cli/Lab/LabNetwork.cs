@@ -27,7 +27,8 @@ internal static class LabNetwork
             return "the lab needs Linux network namespaces";
         if (Environment.UserName != "root")
             return "the lab needs root (network namespaces, veths, raw sockets)";
-        var probe = "ofl-probe";
+        // Outside the lab's prefix, so a probe is never taken for a lab's leftovers.
+        var probe = $"offload-probe-{Environment.ProcessId}";
         var (code, _, error) = Sh.TryRun(TimeSpan.FromSeconds(10), "ip", "netns", "add", probe);
         if (code != 0)
             return $"cannot make a network namespace here: {error.Trim().Split('\n')[0]}";

@@ -35,6 +35,15 @@ internal sealed class LabObserver : IDisposable
 
     public IEnumerable<GatewaySample> Samples => _samples;
 
+    /// <summary>While set, nothing is polled (the benchmark measures the gateways' idle CPU without the observer's requests).</summary>
+    public bool Paused
+    {
+        get => Volatile.Read(ref _paused);
+        set => Volatile.Write(ref _paused, value);
+    }
+
+    private bool _paused;
+
     public IEnumerable<FdbSample> Fdb => _fdb;
 
     /// <summary>The newest answer of gateway k, or null when it has not answered yet.</summary>
@@ -76,6 +85,11 @@ internal sealed class LabObserver : IDisposable
         while (!ct.IsCancellationRequested)
         {
             var next = Now + Interval.TotalMilliseconds;
+            if (Paused)
+            {
+                await Pause(ct).ConfigureAwait(false);
+                continue;
+            }
             var glbp = await LabNetwork.ApiAsync(_apis[k - 1], "/api/glbp", ct).ConfigureAwait(false);
             var backends = glbp is null ? null : await LabNetwork.ApiAsync(_apis[k - 1], "/api/backends", ct).ConfigureAwait(false);
             if (glbp is not null && backends is not null)
@@ -92,6 +106,18 @@ internal sealed class LabObserver : IDisposable
             {
                 return;
             }
+        }
+    }
+
+    private static async Task Pause(CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(Interval, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
         }
     }
 
@@ -116,6 +142,11 @@ internal sealed class LabObserver : IDisposable
         var known = new Dictionary<string, string>();
         while (!ct.IsCancellationRequested)
         {
+            if (Paused)
+            {
+                await Pause(ct).ConfigureAwait(false);
+                continue;
+            }
             var (code, output, _) = Sh.TryRun(TimeSpan.FromSeconds(5), "bridge", "-n", LabPlan.Switch, "-j", "fdb", "show", "br", "br0");
             double at = Now;
             if (code == 0)

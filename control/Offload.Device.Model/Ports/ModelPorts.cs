@@ -61,7 +61,7 @@ public sealed class ModelPorts : IDisposable
     /// <summary>Starts the receive threads and a model clock that feeds and drains the ports; dispose the clock first, then this.</summary>
     public ModelClock AttachTo(TimeSpan? period = null, ulong cyclesPerTick = 10_000)
     {
-        var clock = new ModelClock(_model, period ?? TimeSpan.FromMilliseconds(10), cyclesPerTick, Transmit, Feed);
+        var clock = new ModelClock(_model, period ?? TimeSpan.FromMilliseconds(10), cyclesPerTick, Transmit, () => Feed(), () => Queued);
         _wake = clock.Wake;
         StartReceiving();
         clock.Start();
@@ -77,6 +77,9 @@ public sealed class ModelPorts : IDisposable
 
     /// <summary>The counters of <paramref name="port"/>, or null when it is not bound.</summary>
     public WireCounters? Counters(int port) => _ports[port]?.Snapshot();
+
+    /// <summary>Whether any port has frames waiting for the model.</summary>
+    public bool Queued => (_ports[0]?.Count ?? 0) + (_ports[1]?.Count ?? 0) > 0;
 
     /// <summary>Moves every queued frame into the model (the clock calls it before each tick); whether any moved.</summary>
     public bool Feed()
@@ -148,6 +151,8 @@ public sealed class ModelPorts : IDisposable
             else
                 Interlocked.Increment(ref _txDropped);
         }
+
+        public int Count => Volatile.Read(ref _count);
 
         public bool Drain(ModelDevice model, int port)
         {
