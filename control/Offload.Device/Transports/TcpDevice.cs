@@ -37,8 +37,9 @@ public sealed class TcpDevice : IDevice
     public string Transport => "tcp";
 
     /// <summary>Connects to a served device; answers and connects within <paramref name="timeout"/> or fails by name.</summary>
+    /// <param name="connectTimeout">For the connection alone, when it should differ from the answers' (default: <paramref name="timeout"/>).</param>
     /// <exception cref="DeviceException">Nothing listens there (<see cref="DeviceError.Absent"/>), or no answer in time.</exception>
-    public static TcpDevice Connect(string host, int port, TimeSpan timeout)
+    public static TcpDevice Connect(string host, int port, TimeSpan timeout, TimeSpan? connectTimeout = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(host);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(port);
@@ -47,8 +48,10 @@ public sealed class TcpDevice : IDevice
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            using var cts = new CancellationTokenSource(timeout);
-            socket.ConnectAsync(host, port, cts.Token).AsTask().GetAwaiter().GetResult();
+            using var cts = new CancellationTokenSource(connectTimeout ?? timeout);
+            // An address literal connects directly; a name goes through the resolver first.
+            var connecting = IPAddress.TryParse(host, out var address) ? socket.ConnectAsync(address, port, cts.Token) : socket.ConnectAsync(host, port, cts.Token);
+            connecting.AsTask().GetAwaiter().GetResult();
             socket.ReceiveTimeout = (int)timeout.TotalMilliseconds;
             socket.SendTimeout = (int)timeout.TotalMilliseconds;
             return new TcpDevice(socket, peer);
