@@ -157,11 +157,12 @@ internal static class ShowCommand
     private static void PrintBackends(IAnsiConsole console, BackendsView view)
     {
         var table = new Table().Border(TableBorder.Simple);
-        foreach (var c in new[] { "Service", "Backend", "Address", "Health", "Agent", "Weight", "Load", "Sessions", "Refused" })
+        foreach (var c in new[] { "Service", "Backend", "Address", "Next hop", "Health", "Agent", "Weight", "Load", "Sessions", "Refused" })
             table.AddColumn(c);
         foreach (var b in view.Backends)
         {
-            table.AddRow(Markup.Escape(b.Service), Markup.Escape(b.Id), string.Create(CultureInfo.InvariantCulture, $"{b.Address}:{b.Port}"),
+            string hop = b.NextHop is not { } h ? "-" : string.Create(CultureInfo.InvariantCulture, $"{h.Index} {h.Mac ?? "(none)"} {h.Source}");
+            table.AddRow(Markup.Escape(b.Service), Markup.Escape(b.Id), string.Create(CultureInfo.InvariantCulture, $"{b.Address}:{b.Port}"), Markup.Escape(hop),
                 b.Draining ? "draining" : b.Healthy ? "up" : "down", b.Agent, b.Weight.ToString(CultureInfo.InvariantCulture),
                 b.Overload.ToString("0.00", CultureInfo.InvariantCulture), b.Sessions.ToString(CultureInfo.InvariantCulture), Markup.Escape(Refusals(b.AgentRefused)));
         }

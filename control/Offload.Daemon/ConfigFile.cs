@@ -26,6 +26,9 @@ public sealed class GatewaySection
     public string? Port0Mac { get; set; }
     public string? Port1Mac { get; set; }
 
+    /// <summary>This gateway's address toward port 1 (backends, route gateways): the sender of its ARP requests there.</summary>
+    public string? Port1Ip { get; set; }
+
     /// <summary>Serilog minimum level: verbose, debug, information, warning, error, fatal.</summary>
     public string? LogLevel { get; set; }
 
@@ -145,6 +148,9 @@ public sealed class RouteSection
 {
     /// <summary>a.b.c.d/len.</summary>
     public string? Prefix { get; set; }
+
+    /// <summary>The next hop's address, resolved by ARP; <c>mac</c> and <c>nextHop</c> then only override.</summary>
+    public string? Via { get; set; }
 
     public int? NextHop { get; set; }
     public string? Mac { get; set; }

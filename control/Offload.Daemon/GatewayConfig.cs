@@ -6,6 +6,7 @@ using Offload.Balancer.Classification;
 using Offload.Balancer.Routing;
 using Offload.Balancer.Sync;
 using Offload.Device;
+using Offload.Gateway;
 using Offload.Group;
 using Offload.Protocol;
 using Offload.Protocol.Glbp;
@@ -43,6 +44,13 @@ public sealed record BackendSpec(BackendConfig Config, HealthCheckSpec? Check, A
 
 public sealed record ServiceSpec(ServiceConfig Config, IReadOnlyList<BackendSpec> Backends);
 
+/// <summary>
+/// One next hop of the gateway's own (a backend's address, a route's <c>via</c>) behind one port: its MAC comes from ARP
+/// unless <paramref name="Mac"/> fixes it, its hardware next-hop entry is allocated by the gateway unless
+/// <paramref name="Index"/> fixes it. Backends and routes with this address on this port share it.
+/// </summary>
+public sealed record NextHopSpec(NeighbourKey Key, MacAddress? Mac, int? Index);
+
 /// <summary>A group's tracked object: the pool of <paramref name="Service"/> is up while at least
 /// <paramref name="MinHealthy"/> of its backends are healthy; while it is down the group's weighting drops by
 /// <paramref name="Decrement"/>.</summary>
@@ -72,6 +80,12 @@ public sealed record GatewayConfig
     public required uint LocalIp { get; init; }
     public required MacAddress Port0Mac { get; init; }
     public required MacAddress Port1Mac { get; init; }
+
+    /// <summary>The gateway's address toward port 1 (0: none, ARP requests there are probes from 0.0.0.0).</summary>
+    public uint Port1Ip { get; init; }
+
+    /// <summary>Every next hop of backends and <c>via</c> routes, in the order the file first names them.</summary>
+    public IReadOnlyList<NextHopSpec> NextHops { get; init; } = [];
     public string LogLevel { get; init; } = "information";
     public uint WatchdogCycles { get; init; }
     public IReadOnlyList<GlbpGroupOptions> Groups { get; init; } = [];
@@ -175,6 +189,7 @@ public sealed record GatewayConfig
             var mac1 = Mac("gateway.port1Mac", gw.Port1Mac, required: true, unicast: true);
             if (mac0.Value != 0 && mac0 == mac1)
                 Problem("gateway.port1Mac", $"'{gw.Port1Mac}' is port0Mac too: the two ports need MACs of their own");
+            uint ip1 = Ip("gateway.port1Ip", gw.Port1Ip, required: false);
             string level = (gw.LogLevel ?? "information").ToLowerInvariant();
             if (DaemonLogging.ParseLevel(level) is null)
                 Problem("gateway.logLevel", $"'{gw.LogLevel}' is not one of verbose, debug, information, warning, error, fatal");
@@ -259,6 +274,11 @@ public sealed record GatewayConfig
                 if (NotNull($"routes[{i}]", f.Routes![i]) && RouteOf($"routes[{i}]", f.Routes[i], backendHops) is { } r)
                     routes.Add(r);
             }
+            foreach (var g in groups)
+            {
+                if (ip1 != 0 && g.VirtualIp == ip1)
+                    Problem("gateway.port1Ip", $"{Ipv4Address.Format(ip1)} is the virtual IP of group {g.Group}");
+            }
 
             SyncOptions? sync = null;
             if (f.Sync is { } sy)
@@ -298,6 +318,8 @@ public sealed record GatewayConfig
                 LocalIp = ip,
                 Port0Mac = mac0,
                 Port1Mac = mac1,
+                Port1Ip = ip1,
+                NextHops = [.. _neighbours.Select(static n => n.Spec)],
                 LogLevel = level,
                 WatchdogCycles = watchdog,
                 Groups = groups,
@@ -525,10 +547,11 @@ public sealed record GatewayConfig
             int port = Int($"{path}.port", b.Port, 0, 65535) ?? (dsr ? 0 : -1);
             if (port < 0)
                 Problem($"{path}.port", "missing: a NAT backend needs the port it listens on");
-            var mac = Mac($"{path}.mac", b.Mac, required: true, unicast: true);
+            var mac = Mac($"{path}.mac", b.Mac, required: false, unicast: true);
             int egress = Int($"{path}.egressPort", b.EgressPort, 0, 1) ?? 1;
-            int nh = Int($"{path}.nextHop", b.NextHop, 0, 127, required: true) ?? 0;
-            NextHopShared($"{path}.nextHop", nh, mac, egress, hops);
+            int? nh = Int($"{path}.nextHop", b.NextHop, 0, 127);
+            if (address != 0)
+                Neighbour(path, new NeighbourKey((byte)egress, address), b.Mac is null ? null : mac, nh, hops);
             int weight = Int($"{path}.weight", b.Weight, 0, 1_000_000) ?? 1;
             HealthCheckSpec? check = null;
             if (b.Check is { } c)
@@ -538,7 +561,42 @@ public sealed record GatewayConfig
                 agent = Agent($"{path}.agent", a, id);
             if (Problems.Count > before)
                 return null;
-            return new BackendSpec(new BackendConfig(id, address, (ushort)Math.Max(port, 0), (byte)nh, mac, weight, true, (byte)egress), check, agent);
+            // Index and MAC are the node's to fill in (GatewayNode.Neighbours); the file's own, if any, are in NextHops.
+            return new BackendSpec(new BackendConfig(id, address, (ushort)Math.Max(port, 0), (byte)(nh ?? 0), b.Mac is null ? default : mac, weight, true, (byte)egress), check, agent);
+        }
+
+        private readonly List<(NextHopSpec Spec, string Path)> _neighbours = [];
+        private readonly Dictionary<int, string> _legacyHops = [];
+
+        // One next hop per (port, address): every backend and route naming it must agree on what they fix of it.
+        private void Neighbour(string path, NeighbourKey key, MacAddress? mac, int? index, Dictionary<int, (MacAddress Mac, int Port, string Path)> hops)
+        {
+            int at = _neighbours.FindIndex(n => n.Spec.Key == key);
+            if (at < 0)
+            {
+                _neighbours.Add((new NextHopSpec(key, mac, index), path));
+            }
+            else
+            {
+                var (spec, first) = _neighbours[at];
+                if (mac is { } m && spec.Mac is { } had && had != m)
+                    Problem($"{path}.mac", $"{key} is {had} in {first}");
+                if (index is { } i && spec.Index is { } was && was != i)
+                    Problem($"{path}.nextHop", $"{key} is next hop {was} in {first}");
+                _neighbours[at] = (new NextHopSpec(key, spec.Mac ?? mac, spec.Index ?? index), first);
+            }
+            if (index is { } nh)
+            {
+                // An index fixed in the file names one next hop: one neighbour, or one route's configured MAC.
+                foreach (var (spec, first) in _neighbours)
+                {
+                    if (spec.Index == nh && spec.Key != key)
+                        Problem($"{path}.nextHop", $"next hop {nh} is already {spec.Key} ({first})");
+                }
+                if (_legacyHops.TryGetValue(nh, out string? legacy))
+                    Problem($"{path}.nextHop", $"next hop {nh} is already used by {legacy}");
+                hops.TryAdd(nh, (mac ?? default, key.Port, path));
+            }
         }
 
         // One next-hop index is one (port, MAC): two backends may share it only if they agree.
@@ -619,13 +677,34 @@ public sealed record GatewayConfig
                 if ((prefix & ~RouteTable.MaskOf(length)) != 0)
                     Problem($"{path}.prefix", $"'{r.Prefix}' has host bits set");
             }
-            var mac = Mac($"{path}.mac", r.Mac, required: true, unicast: true);
             int egress = Int($"{path}.egressPort", r.EgressPort, 0, 1) ?? 1;
-            int nh = Int($"{path}.nextHop", r.NextHop, 0, 127, required: true) ?? 0;
-            NextHopShared($"{path}.nextHop", nh, mac, egress, hops);
+            uint via = Ip($"{path}.via", r.Via, required: false);
+            MacAddress mac;
+            int nh;
+            if (r.Via is not null)
+            {
+                mac = Mac($"{path}.mac", r.Mac, required: false, unicast: true);
+                int? index = Int($"{path}.nextHop", r.NextHop, 0, 127);
+                nh = index ?? 0;
+                if (via != 0)
+                    Neighbour(path, new NeighbourKey((byte)egress, via), r.Mac is null ? null : mac, index, hops);
+            }
+            else
+            {
+                // Without via, the next hop is configured whole, as before ARP resolution existed.
+                mac = Mac($"{path}.mac", r.Mac, required: false, unicast: true);
+                if (r.Mac is null)
+                    Problem($"{path}.via", "missing: the next hop's address (or its mac and nextHop)");
+                nh = Int($"{path}.nextHop", r.NextHop, 0, 127, required: r.Mac is not null) ?? 0;
+                if (r.Mac is not null)
+                {
+                    NextHopShared($"{path}.nextHop", nh, mac, egress, hops);
+                    _legacyHops.TryAdd(nh, path);
+                }
+            }
             if (Problems.Count > before)
                 return null;
-            return new Route(prefix, length, (byte)nh, mac, (byte)egress);
+            return new Route(prefix, length, (byte)nh, r.Mac is null ? default : mac, (byte)egress, via);
         }
 
         private SyncOptions? Sync(string path, SyncSection s, uint localIp)

@@ -64,6 +64,18 @@ internal static class GatewayMetrics
             m.Help("offload_sync_stored_flows", "gauge", "peer flows held for takeover");
             m.Sample("offload_sync_stored_flows", sync.Stored.Count);
         }
+        var arp = node.Neighbours;
+        m.Help("offload_neighbours", "gauge", "next hops resolved by ARP (backends, via routes) by state");
+        var byState = arp.View().GroupBy(static v => v.State).ToDictionary(static g => g.Key, static g => g.Count());
+        foreach (var st in Enum.GetValues<Gateway.NeighbourState>())
+            m.Sample("offload_neighbours", byState.GetValueOrDefault(st), ("state", st.ToString().ToLowerInvariant()));
+        m.Help("offload_arp_total", "counter", "ARP of the gateway's own next hops and port addresses, by event");
+        m.Sample("offload_arp_total", arp.RequestsSent, ("event", "request_sent"));
+        m.Sample("offload_arp_total", arp.RequestsDeferred, ("event", "request_deferred"));
+        m.Sample("offload_arp_total", arp.RepliesSent, ("event", "reply_sent"));
+        m.Sample("offload_arp_total", arp.Confirmations, ("event", "confirmed"));
+        m.Sample("offload_arp_total", arp.MacChanges, ("event", "mac_changed"));
+        m.Sample("offload_arp_total", arp.Failures, ("event", "given_up"));
         m.Help("offload_hw_port_total", "counter", "data-plane port counters");
         string[] names = ["rx_frames", "rx_bytes", "tx_frames", "tx_bytes", "drop_runt", "drop_oversize", "drop_malformed", "drop_bad_csum",
             "drop_not_for_us", "drop_host_full", "punt", "ft_hit", "ft_miss", "arp_replies", "ttl_expired", "fin_rst"];

@@ -69,6 +69,7 @@ public sealed partial class GatewayNode
                 NoteHealth();
                 NoteAgentRefusals();
             }
+            _neighbours.Poll();
             UpdateTracks();
             _tracker.Age();
             _sync?.Poll();
@@ -101,6 +102,9 @@ public sealed partial class GatewayNode
                 break;
             case HostReason.Protocol:
                 _sync?.TryHandleFrame(meta, frame);
+                break;
+            case HostReason.Arp:
+                _neighbours.OnFrame(meta, frame);
                 break;
             default:
                 // ARP copies and requests, TTL expiries, exceptions: counted only (see the metrics).
@@ -182,7 +186,7 @@ public sealed partial class GatewayNode
             int healthy = 0;
             foreach (var b in service.Backends)
             {
-                if (b.Config.Healthy && !b.Draining && b.Config.Weight > 0)
+                if (Service.Usable(b))
                     healthy++;
             }
             bool up = healthy >= track.MinHealthy;

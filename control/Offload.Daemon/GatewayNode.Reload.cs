@@ -48,6 +48,18 @@ public sealed partial class GatewayNode
                 return ReloadResult.Refused(refusals);
             }
             var changes = new List<string>();
+            try
+            {
+                // Indices of next hops that left stay taken: flows of a draining backend still name them.
+                AssignNextHops(next, _dataplane.Geometry);
+            }
+            catch (GatewayConfigException e)
+            {
+                AssignNextHops(_config, _dataplane.Geometry);
+                ReloadsRefused++;
+                return ReloadResult.Refused(e.Problems);
+            }
+            WatchNeighbours(next);
             ReloadServices(next, changes);
             ReloadRoutes(next, changes);
             ReloadGroups(next, changes);
@@ -62,6 +74,9 @@ public sealed partial class GatewayNode
             if (next.LogLevel != _config.LogLevel)
                 changes.Add($"gateway.logLevel {_config.LogLevel} -> {next.LogLevel}");
             _config = next;
+            // A MAC or index the file now fixes reaches every backend and route behind that next hop, changed in the file or not.
+            foreach (var key in _hopIndex.Keys.ToList())
+                OnNeighbourChanged(key, MacOf(key));
             ReloadsApplied++;
             return new ReloadResult(true, changes, []);
         }
@@ -86,7 +101,7 @@ public sealed partial class GatewayNode
                 var config = state is not null && (b.Check is not null || b.Agent is not null) ? b.Config with { Healthy = state.Config.Healthy } : b.Config;
                 if (before is not null && before.Config == b.Config && state is { Draining: false })
                     continue;
-                service.SetBackend(config);
+                service.SetBackend(Bound(config));
                 changes.Add(before is null ? $"backend {b.Config.Id} of {name} added" : $"backend {b.Config.Id} of {name} changed (weight {config.Weight})");
             }
             foreach (var gone in old?.Backends.Where(o => spec.Backends.All(b => b.Config.Id != o.Config.Id)) ?? [])
@@ -117,7 +132,8 @@ public sealed partial class GatewayNode
         }
         foreach (var added in next.Routes.Where(r => !_config.Routes.Contains(r)))
         {
-            Services.Routes.Add(added);
+            if (Bound(added) is { } bound)
+                Services.Routes.Add(bound);
             changes.Add($"route {added} added");
         }
     }

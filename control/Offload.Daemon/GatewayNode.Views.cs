@@ -76,7 +76,7 @@ public sealed partial class GatewayNode
                 var refused = _health is { } handler && b.Agent is { } agent ? Seen(r => handler.Rejected(agent.Id, r)) : null;
                 rows.Add(new BackendRow(Describe(spec.Config.Key), b.Config.Id, Ipv4Address.Format(b.Config.Address), b.Config.Port, healthy,
                     h?.ChecksUp ?? true, (h?.Agent ?? AgentStatus.None).ToString(), state?.Config.Weight ?? 0, state?.Overload ?? 0,
-                    state?.Sessions ?? 0, state is null || state.Draining, refused));
+                    state?.Sessions ?? 0, state is null || state.Draining, refused, NextHopOf(new NeighbourKey(b.Config.EgressPort, b.Config.Address))));
             }
         }
         return rows;

@@ -92,14 +92,21 @@ public sealed partial class GatewayNode : IDisposable
         _flows = new FlowTableManager(_dataplane, geometry, FlowTableStart.Load);
 
         Services = new ServiceTable(_dataplane, [config.Port0Mac, config.Port1Mac], time);
+        _neighbours = new NeighbourTable(_dataplane, time, [config.Port0Mac, config.Port1Mac], [config.LocalIp, config.Port1Ip], loggers.CreateLogger<NeighbourTable>());
+        _neighbours.Changed += OnNeighbourChanged;
+        AssignNextHops(config, geometry);
         foreach (var spec in config.Services)
         {
             var service = Services.Add(spec.Config);
             foreach (var b in spec.Backends)
-                service.SetBackend(b.Config);
+                service.SetBackend(Bound(b.Config));
         }
         foreach (var route in config.Routes)
-            Services.Routes.Add(route);
+        {
+            if (Bound(route) is { } bound)
+                Services.Routes.Add(bound);
+        }
+        WatchNeighbours(config);
         _tracker = new SessionTracker(_flows, Services);
         _classifier = new Classifier(_dataplane, Services, _tracker);
         _flowCount = _flows.Count;
@@ -221,13 +228,15 @@ public sealed partial class GatewayNode : IDisposable
         if (config.Groups.Count > g.Groups)
             throw new GatewayConfigException("config", [$"groups: {config.Groups.Count} groups, the data plane has {g.Groups} group table entries"]);
         int half = g.NextHops / 2;
-        foreach (var (s, i) in config.Services.Select((s, i) => (s, i)))
+        foreach (var spec in config.NextHops)
         {
-            foreach (var (b, j) in s.Backends.Select((b, j) => (b, j)))
-            {
-                if (b.Config.NextHopIndex >= half)
-                    throw new GatewayConfigException("config", [$"services[{i}].backends[{j}].nextHop: {b.Config.NextHopIndex} is in the client range {half}..{g.NextHops - 1} of this data plane"]);
-            }
+            if (spec.Index >= half)
+                throw new GatewayConfigException("config", [$"{spec.Key}: next hop {spec.Index} is in the client range {half}..{g.NextHops - 1} of this data plane"]);
+        }
+        foreach (var r in config.Routes)
+        {
+            if (r.Via == 0 && r.NextHopIndex >= half)
+                throw new GatewayConfigException("config", [$"route {r}: next hop {r.NextHopIndex} is in the client range {half}..{g.NextHops - 1} of this data plane"]);
         }
     }
 

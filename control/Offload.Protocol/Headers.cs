@@ -76,6 +76,39 @@ public readonly record struct ArpPacket(ushort Operation, ulong SenderMac, uint 
 
     public static ArpPacket Reply(ulong senderMac, uint senderIp, ulong targetMac, uint targetIp) => new(OperationReply, senderMac, senderIp, targetMac, targetIp);
 
+    /// <summary>
+    /// Reads an Ethernet/IPv4 ARP packet; false for anything shorter than 28 bytes or of another hardware or protocol
+    /// type (those are not ours to learn from).
+    /// </summary>
+    public static bool TryRead(ReadOnlySpan<byte> arp, out ArpPacket packet)
+    {
+        packet = default;
+        if (arp.Length < Length || BinaryPrimitives.ReadUInt16BigEndian(arp) != 1 || BinaryPrimitives.ReadUInt16BigEndian(arp[2..]) != EtherType.Ipv4
+            || arp[4] != 6 || arp[5] != 4)
+            return false;
+        packet = new ArpPacket(BinaryPrimitives.ReadUInt16BigEndian(arp[6..]), EthernetHeader.ReadMac(arp[8..]), BinaryPrimitives.ReadUInt32BigEndian(arp[14..]),
+            EthernetHeader.ReadMac(arp[18..]), BinaryPrimitives.ReadUInt32BigEndian(arp[24..]));
+        return true;
+    }
+
+    /// <summary>The ARP packet of an Ethernet frame (one 802.1Q tag allowed); false when the frame carries none.</summary>
+    public static bool TryReadFrame(ReadOnlySpan<byte> frame, out ArpPacket packet)
+    {
+        packet = default;
+        if (frame.Length < 14)
+            return false;
+        int l3 = 14;
+        ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+        if (type == 0x8100)
+        {
+            if (frame.Length < 18)
+                return false;
+            type = BinaryPrimitives.ReadUInt16BigEndian(frame[16..]);
+            l3 = 18;
+        }
+        return type == EtherType.Arp && TryRead(frame[l3..], out packet);
+    }
+
     public int WriteTo(Span<byte> arp)
     {
         if (arp.Length < Length)

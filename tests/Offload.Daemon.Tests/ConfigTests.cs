@@ -62,11 +62,58 @@ public class ConfigTests
             "groups[0].holdMs: 500 must be greater than helloMs (1000)",
             "groups[0].loadBalancing: 'random' is not one of round-robin, weighted, host-dependent, load-based",
             "services[0].backends[1].mac: '02:00:00:00:01' is not a MAC address",
-            "services[0].backends[2].nextHop: next hop 1 is already 02:00:00:00:01:01 on port 1 (services[0].backends[0].nextHop)",
+            "services[0].backends[2].nextHop: next hop 1 is already 198.51.100.1 on port 1 (services[0].backends[0])",
             "sync.peers[0].ip: '10.0.0.11' is this gateway's own address",
             "api.listen: '0.0.0.0:9480' is not a loopback address: the local API serves 127.0.0.1 or [::1] only",
         }));
         Assert.That(e.Message, Does.StartWith("test.json: 7 problem(s)"));
+    }
+
+    [Test]
+    public void Backends_and_routes_may_name_their_next_hop_by_address_alone()
+    {
+        var json = Example();
+        json["gateway"]!["port1Ip"] = "198.51.100.254";
+        foreach (var b in json["services"]![0]!["backends"]!.AsArray())
+        {
+            b!.AsObject().Remove("mac");
+            b.AsObject().Remove("nextHop");
+        }
+        // b3 keeps a MAC of its own (an override), and the route reaches the internet through b1's address.
+        json["services"]![0]!["backends"]![2]!["mac"] = "02:00:00:00:01:03";
+        json["routes"] = new JsonArray(new JsonObject { ["prefix"] = "0.0.0.0/0", ["via"] = "198.51.100.1", ["nextHop"] = 7 });
+        var c = GatewayConfig.Parse(json.ToJsonString());
+        Assert.That(c.Port1Ip, Is.EqualTo(Ipv4Address.Parse("198.51.100.254")));
+        Assert.That(c.NextHops, Is.EqualTo(new[]
+        {
+            new NextHopSpec(new Gateway.NeighbourKey(1, Ipv4Address.Parse("198.51.100.1")), null, 7),
+            new NextHopSpec(new Gateway.NeighbourKey(1, Ipv4Address.Parse("198.51.100.2")), null, null),
+            new NextHopSpec(new Gateway.NeighbourKey(1, Ipv4Address.Parse("198.51.100.3")), MacAddress.Parse("02:00:00:00:01:03"), null),
+        }));
+        Assert.That(c.Routes.Single().Via, Is.EqualTo(Ipv4Address.Parse("198.51.100.1")));
+        Assert.That(c.Services[0].Backends.Select(b => b.Config.Mac), Is.EqualTo(new[] { default, default, MacAddress.Parse("02:00:00:00:01:03") }));
+    }
+
+    [Test]
+    public void Everything_naming_one_next_hop_must_agree_on_what_it_fixes()
+    {
+        var json = Example();
+        json["services"]![0]!["backends"]![1]!["address"] = "198.51.100.1";
+        json["routes"] = new JsonArray(
+            new JsonObject { ["prefix"] = "0.0.0.0/0", ["via"] = "198.51.100.9", ["nextHop"] = 3 },
+            new JsonObject { ["prefix"] = "10.9.0.0/16" },
+            new JsonObject { ["prefix"] = "10.8.0.0/16", ["via"] = "198.51.100.200", ["mac"] = "01:00:5e:00:00:01" });
+        json["gateway"]!["port1Ip"] = "10.0.0.1";
+        var e = Refused(json);
+        Assert.That(e.Problems, Is.EquivalentTo(new[]
+        {
+            "services[0].backends[1].mac: 198.51.100.1 on port 1 is 02:00:00:00:01:01 in services[0].backends[0]",
+            "services[0].backends[1].nextHop: 198.51.100.1 on port 1 is next hop 1 in services[0].backends[0]",
+            "routes[0].nextHop: next hop 3 is already 198.51.100.3 on port 1 (services[0].backends[2])",
+            "routes[1].via: missing: the next hop's address (or its mac and nextHop)",
+            "routes[2].mac: '01:00:5e:00:00:01' must be a unicast MAC address",
+            "gateway.port1Ip: 10.0.0.1 is the virtual IP of group 1",
+        }));
     }
 
     [Test]

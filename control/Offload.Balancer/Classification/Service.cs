@@ -86,11 +86,15 @@ public sealed class Service
 
     public BackendState? Find(string id) => _backends.GetValueOrDefault(id);
 
-    /// <summary>Adds a backend or changes its weight, health or target; a draining backend with this id comes back.</summary>
+    /// <summary>
+    /// Adds a backend or changes its weight, health or target; a draining backend with this id comes back. A backend
+    /// whose MAC is not known yet (default: its address is still being resolved) is kept but gets no flows.
+    /// </summary>
     public BackendState SetBackend(BackendConfig backend)
     {
         ArgumentNullException.ThrowIfNull(backend);
-        _table.NextHops.SetFixed(backend.NextHopIndex, new NextHop(backend.EgressPort, backend.Mac, _table.PortMac(backend.EgressPort)));
+        if (backend.Mac != default)
+            _table.NextHops.SetFixed(backend.NextHopIndex, new NextHop(backend.EgressPort, backend.Mac, _table.PortMac(backend.EgressPort)));
         if (!_backends.TryGetValue(backend.Id, out var state))
         {
             state = new BackendState(backend);
@@ -100,6 +104,31 @@ public sealed class Service
         state.Draining = false;
         Rebuild();
         return state;
+    }
+
+    /// <summary>
+    /// Points a backend at its next hop as ARP resolved it, or withdraws it (<paramref name="mac"/> default: no new flows
+    /// go to it), leaving its weight, health and drain as they are. Established flows follow a changed MAC, since the
+    /// hardware entry they name is rewritten in place.
+    /// </summary>
+    public bool SetNextHop(string id, byte index, MacAddress mac)
+    {
+        if (!_backends.TryGetValue(id, out var state))
+            return false;
+        if (mac != default)
+            _table.NextHops.SetFixed(index, new NextHop(state.Config.EgressPort, mac, _table.PortMac(state.Config.EgressPort)));
+        bool wasUsable = state.Config.Mac != default;
+        state.Config = state.Config with { NextHopIndex = index, Mac = mac };
+        if (wasUsable != (mac != default))
+            Rebuild();
+        return true;
+    }
+
+    /// <summary>True when new flows may go to the backend: healthy, weighted, not draining, its MAC known.</summary>
+    public static bool Usable(BackendState backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        return backend.Config.Healthy && !backend.Draining && backend.Config.Weight > 0 && backend.Config.Mac != default;
     }
 
     public bool SetHealth(string id, bool healthy)
@@ -248,7 +277,7 @@ public sealed class Service
             return;
         }
         var pool = new PoolSnapshot(_backends.Values.Select(static b =>
-            new Backend(b.Id, b.Draining ? 0 : b.Config.Weight, b.Config.Healthy, b.Overload)));
+            new Backend(b.Id, b.Draining ? 0 : b.Config.Weight, b.Config.Healthy && b.Config.Mac != default, b.Overload)));
         var byIndex = new BackendState[pool.Count];
         for (int i = 0; i < pool.Count; i++)
             byIndex[i] = _backends[pool[i].Id];

@@ -12,12 +12,14 @@ namespace Offload.Balancer.Routing;
 /// </summary>
 /// <param name="Prefix">Network address; host bits must be 0.</param>
 /// <param name="Length">Prefix length 0..32; 0 is the default route.</param>
-public sealed record Route(uint Prefix, int Length, byte NextHopIndex, MacAddress NextHopMac, byte EgressPort = 1)
+/// <param name="Via">The next hop's IPv4 address when it is resolved by ARP (0: the MAC is configured); until it is, the
+/// route is not in the table.</param>
+public sealed record Route(uint Prefix, int Length, byte NextHopIndex, MacAddress NextHopMac, byte EgressPort = 1, uint Via = 0)
 {
     public uint Mask => RouteTable.MaskOf(Length);
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Prefix >> 24}.{(Prefix >> 16) & 255}.{(Prefix >> 8) & 255}.{Prefix & 255}/{Length} via {NextHopMac} port {EgressPort} (nh {NextHopIndex})");
+        $"{Prefix >> 24}.{(Prefix >> 16) & 255}.{(Prefix >> 8) & 255}.{Prefix & 255}/{Length} via {(Via != 0 ? $"{Via >> 24}.{(Via >> 16) & 255}.{(Via >> 8) & 255}.{Via & 255} " : "")}{NextHopMac} port {EgressPort} (nh {NextHopIndex})");
 }
 
 /// <summary>

@@ -15,7 +15,8 @@ namespace Offload.Cli.Lab;
 ///    │ eth0                                   segment: bridge br0 in ofl-sw, MAC learning on
 ///  ──┴────────────── br0 ───────┬─────────────┬──────────────┐
 ///                        p0 ofl-g1 …      p0 ofl-gK        eth1 ofl-r (the backends' router: the DSR return path)
-///                        p1 (10.1.0.1k)   p1                eth0
+///                        p1 (10.1.0.1k;   p1                eth0
+///                        model 10.1.0.5k)
 ///  ──┬────────────── br1 ───────┴─────────────┴──────────────┘  backend bridge br1 in ofl-sw
 ///    │ eth0
 ///  backends ofl-bM (nginx answering its name, offload agent; the service VIP on lo, as DSR needs)
@@ -45,6 +46,9 @@ internal sealed record LabPlan(int Hosts, int Gateways, int Backends, int HelloM
     public static string HostIp(int i) => $"10.0.0.{100 + i}";
     public static string GatewayIp(int k) => $"10.0.0.{10 + k}";
     public static string GatewayBackendIp(int k) => $"10.1.0.{10 + k}";
+
+    /// <summary>The model's own address on port 1: the sender of its ARP requests for the backends (not the kernel's).</summary>
+    public static string GatewayModelIp(int k) => $"10.1.0.{50 + k}";
     public static string BackendIp(int j) => $"10.1.0.{100 + j}";
     public static string Port0Mac(int k) => string.Create(CultureInfo.InvariantCulture, $"02:0f:00:00:00:{k:x2}");
     public static string Port1Mac(int k) => string.Create(CultureInfo.InvariantCulture, $"02:0f:00:00:01:{k:x2}");
@@ -81,8 +85,7 @@ internal sealed record LabPlan(int Hosts, int Gateways, int Backends, int HelloM
                 ["id"] = BackendName(j),
                 ["address"] = BackendIp(j),
                 ["port"] = ServicePort,
-                ["mac"] = BackendMac(j),
-                ["nextHop"] = j,
+                // No MAC and no next-hop index: the gateway resolves the backend by ARP and gives it an entry itself.
                 ["egressPort"] = 1,
                 ["check"] = new JsonObject
                 {
@@ -111,6 +114,7 @@ internal sealed record LabPlan(int Hosts, int Gateways, int Backends, int HelloM
                 ["ip"] = GatewayIp(k),
                 ["port0Mac"] = Port0Mac(k),
                 ["port1Mac"] = Port1Mac(k),
+                ["port1Ip"] = GatewayModelIp(k),
                 ["logLevel"] = "information",
             },
             ["groups"] = new JsonArray(new JsonObject
