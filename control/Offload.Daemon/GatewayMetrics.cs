@@ -15,12 +15,11 @@ namespace Offload.Daemon;
 /// </summary>
 internal static class GatewayMetrics
 {
-    /// <summary>The Prometheus text format of everything below; the caller holds the node's lock.</summary>
-    public static string Write(GatewayNode node)
+    /// <summary>Writes everything below into <paramref name="m"/>; the caller holds the node's lock.</summary>
+    public static void Write(GatewayNode node, PrometheusWriter m)
     {
         DataplaneCounters hw;
         hw = node.Dataplane.ReadCounters();
-        var m = new PrometheusWriter(node.Config.Name);
         m.Help("offload_glbp_gateway_state", "gauge", "AVG state of this gateway per group (1 for the current state)");
         m.Help("offload_glbp_forwarder_active", "gauge", "1 when this gateway forwards the vMAC");
         foreach (var g in node.Groups)
@@ -112,6 +111,5 @@ internal static class GatewayMetrics
                 m.Sample("offload_backend_agent_reports_refused_total", count, ("service", b.Service), ("backend", b.Id), ("reason", reason));
         }
         node.WireMetrics?.Invoke(m);
-        return m.ToString();
     }
 }

@@ -60,6 +60,7 @@ public sealed partial class GatewayNode : IDisposable
     private readonly List<(GroupTrack Track, GlbpGroup Group, Service Service, bool Up)> _tracks = [];
     private readonly byte[] _frame;
     private readonly long[] _reasons = new long[16];
+    private readonly PrometheusWriter _metrics;
     private long _syncMalformedSeen;
     private long _syncDroppedSeen;
     private readonly long[] _agentRefusedSeen = new long[Enum.GetValues<AgentReject>().Length];
@@ -87,6 +88,7 @@ public sealed partial class GatewayNode : IDisposable
         var geometry = _dataplane.ReadGeometry();
         CheckFits(config, geometry);
         _frame = new byte[geometry.MaxFrame];
+        _metrics = new PrometheusWriter(config.Name);
 
         ApplyBase(geometry);
         _flows = new FlowTableManager(_dataplane, geometry, FlowTableStart.Load);
@@ -183,7 +185,7 @@ public sealed partial class GatewayNode : IDisposable
     public string Metrics()
     {
         lock (_state)
-            return GatewayMetrics.Write(this);
+            return _metrics.Collect(m => GatewayMetrics.Write(this, m));
     }
 
     /// <summary>vMAC takeovers the glue handed to the sync engine, and flows it installed from them.</summary>

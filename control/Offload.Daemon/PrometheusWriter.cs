@@ -1,58 +1,102 @@
-using System.Globalization;
 using System.Text;
+using Prometheus;
 
 namespace Offload.Daemon;
 
 /// <summary>
-/// Builds the Prometheus text exposition format (version 0.0.4); every sample carries the gateway's name. Samples
-/// are kept by family and written family by family, each behind its HELP and TYPE, whatever order the caller adds
-/// them in: the format (and `promtool check metrics`) wants one block per family. A sample of a family that was
-/// never declared is a bug in the caller, refused at once.
+/// The gateway's metrics in a prometheus-net registry of its own, filled from the node's state at each scrape: the
+/// values live in the node, the device and the groups, so they are read when asked for, not pushed on every event.
+/// Every sample carries the gateway's name (a static label). A label set that was not written in a collection (a
+/// forwarder or backend that went away) leaves the registry with it. Not thread-safe: one collection at a time (the
+/// node holds its lock around <see cref="Collect"/>).
 /// </summary>
-/// <remarks>Written by hand while the daemon serves its API without Kestrel; prometheus-net replaces it with the daemon's move to Hosting.</remarks>
-public sealed class PrometheusWriter(string gateway)
+public sealed class PrometheusWriter
 {
-    private readonly List<Family> _families = [];
-    private readonly Dictionary<string, Family> _byName = new(StringComparer.Ordinal);
-    private readonly string _gateway = Escape(gateway);
+    private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
+    private readonly IMetricFactory _factory;
+    private readonly Dictionary<string, Family> _families = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _declared = new(StringComparer.Ordinal);
 
+    public PrometheusWriter(string gateway)
+    {
+        _registry.SetStaticLabels(new Dictionary<string, string> { ["gateway"] = gateway });
+        _factory = Metrics.WithCustomRegistry(_registry);
+    }
+
+    /// <summary>Runs <paramref name="fill"/> and returns the text exposition format (0.0.4) of what it wrote.</summary>
+    public string Collect(Action<PrometheusWriter> fill)
+    {
+        ArgumentNullException.ThrowIfNull(fill);
+        _declared.Clear();
+        foreach (var f in _families.Values)
+            f.Touched.Clear();
+        fill(this);
+        foreach (var f in _families.Values)
+        {
+            var all = f.Metric switch
+            {
+                Counter c => c.GetAllLabelValues(),
+                Gauge g => g.GetAllLabelValues(),
+                _ => [],
+            };
+            foreach (var values in all.ToList())
+            {
+                if (f.Touched.Contains(string.Join('\u0001', values)))
+                    continue;
+                if (f.Metric is Counter counter)
+                    counter.RemoveLabelled(values);
+                else if (f.Metric is Gauge gauge)
+                    gauge.RemoveLabelled(values);
+            }
+        }
+        using var stream = new MemoryStream();
+        _registry.CollectAndExportAsTextAsync(stream).GetAwaiter().GetResult();
+        return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+    }
+
+    /// <summary>Declares a family (type counter or gauge) once per collection; its label names come with its first sample.</summary>
     public void Help(string name, string type, string help)
     {
-        if (_byName.ContainsKey(name))
+        if (type is not ("counter" or "gauge"))
+            throw new ArgumentException($"metric family {name}: type {type} is not counter or gauge", nameof(type));
+        if (!_declared.Add(name))
             throw new InvalidOperationException($"metric family {name} declared twice");
-        var f = new Family(name, type, help);
-        _families.Add(f);
-        _byName.Add(name, f);
+        if (_families.TryGetValue(name, out var f) && (f.Type != type || f.HelpText != help))
+            throw new InvalidOperationException($"metric family {name} was declared as {f.Type} before");
+        if (f is null)
+            _families[name] = new Family(type, help);
     }
 
     public void Sample(string name, double value, params ReadOnlySpan<(string Name, string Value)> labels)
     {
-        if (!_byName.TryGetValue(name, out var f))
+        if (!_declared.Contains(name) || !_families.TryGetValue(name, out var f))
             throw new InvalidOperationException($"metric family {name} has no HELP and TYPE: declare it with Help first");
-        var text = f.Samples;
-        text.Append(name).Append("{gateway=\"").Append(_gateway).Append('"');
-        foreach (var (n, v) in labels)
-            text.Append(',').Append(n).Append("=\"").Append(Escape(v)).Append('"');
-        text.Append("} ").Append(value.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
-    }
-
-    public override string ToString()
-    {
-        var text = new StringBuilder();
-        foreach (var f in _families)
+        var names = new string[labels.Length];
+        var values = new string[labels.Length];
+        for (int i = 0; i < labels.Length; i++)
+            (names[i], values[i]) = labels[i];
+        if (f.Metric is null)
         {
-            text.Append("# HELP ").Append(f.Name).Append(' ').Append(f.HelpText).Append('\n');
-            text.Append("# TYPE ").Append(f.Name).Append(' ').Append(f.Type).Append('\n');
-            text.Append(f.Samples);
+            f.LabelNames = names;
+            f.Metric = f.Type == "counter" ? _factory.CreateCounter(name, f.HelpText, names) : _factory.CreateGauge(name, f.HelpText, names);
         }
-        return text.ToString();
+        else if (!f.LabelNames.AsSpan().SequenceEqual(names))
+        {
+            throw new InvalidOperationException($"metric family {name} has labels {string.Join(',', f.LabelNames)}, not {string.Join(',', names)}");
+        }
+        f.Touched.Add(string.Join('\u0001', values));
+        if (f.Metric is Counter counter)
+            counter.WithLabels(values).IncTo(value);
+        else
+            ((Gauge)f.Metric).WithLabels(values).Set(value);
     }
 
-    private static string Escape(string v) => v.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)
-        .Replace("\n", "\\n", StringComparison.Ordinal);
-
-    private sealed record Family(string Name, string Type, string HelpText)
+    private sealed class Family(string type, string help)
     {
-        public StringBuilder Samples { get; } = new();
+        public string Type { get; } = type;
+        public string HelpText { get; } = help;
+        public string[] LabelNames { get; set; } = [];
+        public Collector? Metric { get; set; }
+        public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
     }
 }

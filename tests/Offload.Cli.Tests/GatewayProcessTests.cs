@@ -258,7 +258,7 @@ public sealed class GatewayProcessTests
         Assert.That(_daemon.HasExited, Is.False, "SIGHUP never ends the daemon");
         Assert.That(Get<BackendsView>(http, "/api/backends").Backends, Has.Count.EqualTo(4), "the last applied config runs");
         Assert.That(http.GetStringAsync(new Uri("/metrics", UriKind.Relative)).GetAwaiter().GetResult(),
-            Does.Contain("offload_config_reloads_total{gateway=\"gw-a\",result=\"applied\"} 1").And.Contain("result=\"refused\"} 2"));
+            Does.Contain("offload_config_reloads_total{result=\"applied\",gateway=\"gw-a\"} 1").And.Contain("result=\"refused\",gateway=\"gw-a\"} 2"));
         Assert.That(Get<FlowsView>(http, "/api/flows").Entries, Is.EqualTo(2));
 
         Signal(_daemon.Id, "TERM");

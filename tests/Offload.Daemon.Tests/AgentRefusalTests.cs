@@ -75,8 +75,8 @@ public class AgentRefusalTests
         using (Assert.EnterMultipleScope())
         {
             Assert.That(view.AgentReportsRefused!["BadMac"], Is.EqualTo(40));
-            Assert.That(metrics, Does.Contain("offload_agent_reports_refused_total{gateway=\"gw-a\",reason=\"BadMac\"} 40"));
-            Assert.That(metrics, Does.Contain("offload_agent_reports_refused_total{gateway=\"gw-a\",reason=\"Replayed\"} 0"));
+            Assert.That(metrics, Does.Contain("offload_agent_reports_refused_total{reason=\"BadMac\",gateway=\"gw-a\"} 40"));
+            Assert.That(metrics, Does.Contain("offload_agent_reports_refused_total{reason=\"Replayed\",gateway=\"gw-a\"} 0"));
             Assert.That(RefusalLines(log), Has.Count.InRange(1, 2), "one line for a burst, not one per datagram");
             Assert.That(RefusalLines(log)[0].Message, Does.Contain("BadMac"));
         }

@@ -42,7 +42,7 @@ public class HealthTests
         Assert.That(view["b2"].Healthy && view["b3"].Healthy, Is.True, "the listening port keeps them up");
         var down = logs.Of<GatewayNode>(LogLevel.Warning).Where(e => e.Message.Contains("is down", StringComparison.Ordinal)).ToList();
         Assert.That(down.Select(e => e.Properties["Backend"]), Is.EqualTo(new[] { "b1" }), "the change is logged once, with the backend as a property");
-        Assert.That(a.Gateway.Metrics(), Does.Contain("offload_backend_healthy{gateway=\"gw-a\",service=\"192.0.2.10:80/tcp\",backend=\"b1\"} 0"));
+        Assert.That(a.Gateway.Metrics(), Does.Contain("offload_backend_healthy{service=\"192.0.2.10:80/tcp\",backend=\"b1\",gateway=\"gw-a\"} 0"));
 
         for (int c = 1; c <= 12; c++)
         {

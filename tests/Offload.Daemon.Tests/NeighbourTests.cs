@@ -121,7 +121,7 @@ public class NeighbourTests
         Assert.That(node.Counters(0).FlowHit, Is.EqualTo(hits + 1), "still the hardware entry, no new classification");
         Assert.That(EthernetHeader.ReadMac(TcpOut(node, sent).Single()), Is.EqualTo(moved.Value));
         Assert.That(node.Gateway.Neighbours.MacChanges, Is.EqualTo(1));
-        Assert.That(node.Gateway.Metrics(), Does.Contain("offload_arp_total{gateway=\"gw-a\",event=\"mac_changed\"} 1"));
+        Assert.That(node.Gateway.Metrics(), Does.Contain("offload_arp_total{event=\"mac_changed\",gateway=\"gw-a\"} 1"));
     }
 
     [Test]
@@ -142,8 +142,8 @@ public class NeighbourTests
             ("b1", "reachable", (string?)BackendMac(1).ToString()), ("b2", "failed", null), ("b3", "failed", null),
         }));
         string metrics = node.Gateway.Metrics();
-        Assert.That(metrics, Does.Contain("offload_neighbours{gateway=\"gw-a\",state=\"failed\"} 3"), "b2, b3 and the router");
-        Assert.That(metrics, Does.Contain("offload_neighbours{gateway=\"gw-a\",state=\"reachable\"} 1"));
+        Assert.That(metrics, Does.Contain("offload_neighbours{state=\"failed\",gateway=\"gw-a\"} 3"), "b2, b3 and the router");
+        Assert.That(metrics, Does.Contain("offload_neighbours{state=\"reachable\",gateway=\"gw-a\"} 1"));
 
         int sent = node.ToBackends.Count;
         for (int c = 1; c <= 12; c++)
