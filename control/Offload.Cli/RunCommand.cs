@@ -47,9 +47,9 @@ internal static class RunCommand
         ArgumentNullException.ThrowIfNull(output);
         if (seconds is not null && !(seconds > 0 && seconds <= MaxSeconds))
             return Fail(string.Create(CultureInfo.InvariantCulture, $"--seconds {seconds}: give a number of seconds above 0 and at most {MaxSeconds} (one year)"));
-        IPEndPoint? apiOverride = null;
-        if (apiListen is not null && (!IPEndPoint.TryParse(apiListen, out apiOverride) || !IPAddress.IsLoopback(apiOverride.Address)))
-            return Fail($"--api-listen '{apiListen}': give a loopback HOST:PORT such as 127.0.0.1:9480 or [::1]:9480");
+        EndPoint? apiOverride = null;
+        if (apiListen is not null && !ApiEndPoint.TryParse(apiListen, out apiOverride, out string? why))
+            return Fail($"--api-listen {why}");
         // The file as SIGHUP reads it again: the command line's override applies to every reading alike.
         GatewayConfig Load()
         {
@@ -136,7 +136,7 @@ internal static class RunCommand
             }
             catch (IOException e)
             {
-                return Fail($"cannot serve the API on {config.ApiListen}: {e.Message} (another daemon there? use --api-listen)");
+                return Fail($"cannot serve the API on {ApiEndPoint.Format(config.ApiListen)}: {e.Message} (another daemon there? use --api-listen)");
             }
             var glbp = node.GlbpView();
             var flows = node.FlowsView(0);

@@ -23,7 +23,7 @@ internal static class ShowCommand
         foreach (var (name, what) in new[] { ("glbp", "GLBP groups and forwarders"), ("flows", "sessions in the flow table"), ("backends", "backends: health, weight, load, sessions"),
             ("routes", "a router's routes and its pools' backends: health, weight, requests in flight") })
         {
-            var api = new Option<string?>("--api") { Description = name == "routes" ? $"the router's admin listener (default {DefaultRouterApi})" : $"the daemon's API (default {DefaultApi})" };
+            var api = new Option<string?>("--api") { Description = name == "routes" ? $"the router's admin listener (default {DefaultRouterApi})" : $"the daemon's API (default {DefaultApi}; or unix:/path/to.sock)" };
             var json = new Option<bool>("--json") { Description = "print the API's JSON instead of a table" };
             var limit = new Option<int>("--limit") { Description = "flows: how many to list", DefaultValueFactory = _ => 50 };
             var command = new Command(name, what) { api, json };
@@ -40,9 +40,18 @@ internal static class ShowCommand
     {
         ArgumentNullException.ThrowIfNull(output);
         Uri baseUri = what == "routes" ? DefaultRouterApi : DefaultApi;
-        if (api is not null && (!Uri.TryCreate(api.EndsWith('/') ? api : api + "/", UriKind.Absolute, out baseUri!) || baseUri.Scheme != Uri.UriSchemeHttp))
+        if (api is not null && api.StartsWith(Daemon.ApiEndPoint.UnixPrefix, StringComparison.Ordinal))
         {
-            Console.Error.WriteLine($"offload: --api '{api}' is not an http:// URL such as {DefaultApi}");
+            if (!Daemon.ApiEndPoint.TryParse(api, out _, out string? why))
+            {
+                Console.Error.WriteLine($"offload: --api {why}");
+                return 2;
+            }
+            baseUri = new Uri(api, UriKind.Absolute);
+        }
+        else if (api is not null && (!Uri.TryCreate(api.EndsWith('/') ? api : api + "/", UriKind.Absolute, out baseUri!) || baseUri.Scheme != Uri.UriSchemeHttp))
+        {
+            Console.Error.WriteLine($"offload: --api '{api}' is not an http:// URL such as {DefaultApi}, or unix:/path/to.sock");
             return 2;
         }
         if (limit is < 0 or > 100_000)
@@ -58,7 +67,7 @@ internal static class ShowCommand
             "routes" => "api/routes",
             _ => throw new ArgumentException($"nothing to show called '{what}'", nameof(what)),
         };
-        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(10) };
+        using var http = Client(baseUri);
         string body;
         try
         {
@@ -152,6 +161,34 @@ internal static class ShowCommand
         foreach (var f in view.Flows)
             table.AddRow(Markup.Escape(f.Client), Markup.Escape(f.Service), Markup.Escape(f.Backend), f.State, f.Vmac is null ? "-" : Cisco(f.Vmac), f.FromPeer ? "yes" : "no");
         console.Write(table);
+    }
+
+    /// <summary>An HTTP client for the API at <paramref name="api"/>: http://host:port/ or unix:/path (HTTP over the socket).</summary>
+    public static HttpClient Client(Uri api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        if (api.Scheme != "unix")
+            return new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(10) };
+        string path = api.AbsolutePath;
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, cancel) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path), cancel).ConfigureAwait(false);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        // The host name is only what the Host header says; the socket decides where the request goes.
+        return new HttpClient(handler) { BaseAddress = new Uri("http://localhost/"), Timeout = TimeSpan.FromSeconds(10) };
     }
 
     private static void PrintBackends(IAnsiConsole console, BackendsView view)

@@ -36,7 +36,7 @@ public static class ConfigChange
         Fixed("gateway.ip", now.LocalIp, next.LocalIp, Ipv4Address.Format);
         Fixed("gateway.port0Mac", now.Port0Mac, next.Port0Mac, static m => m.ToString());
         Fixed("gateway.port1Mac", now.Port1Mac, next.Port1Mac, static m => m.ToString());
-        Fixed("api.listen", now.ApiListen, next.ApiListen, static e => e.ToString());
+        Fixed("api.listen", ApiEndPoint.Format(now.ApiListen), ApiEndPoint.Format(next.ApiListen), static e => e);
         Fixed("health.agentListen", now.AgentListen, next.AgentListen, static e => e?.ToString() ?? "none");
         if (!now.Ports.SequenceEqual(next.Ports))
             r.Add("dataplane.ports: the interfaces the model's ports are bound to cannot change while the gateway runs (restart it)");

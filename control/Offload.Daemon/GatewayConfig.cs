@@ -99,7 +99,8 @@ public sealed record GatewayConfig
     public SyncOptions? Sync { get; init; }
 
     public IPEndPoint? AgentListen { get; init; }
-    public IPEndPoint ApiListen { get; init; } = new(IPAddress.Loopback, DefaultApiPort);
+    /// <summary>A loopback <see cref="IPEndPoint"/> or a <see cref="System.Net.Sockets.UnixDomainSocketEndPoint"/> (<c>unix:/path</c>).</summary>
+    public EndPoint ApiListen { get; init; } = new IPEndPoint(IPAddress.Loopback, DefaultApiPort);
 
     /// <summary>The Linux interfaces the model's network ports are bound to (<c>dataplane.ports</c>); empty: none.</summary>
     public IReadOnlyList<DataplanePort> Ports { get; init; } = [];
@@ -291,9 +292,14 @@ public sealed record GatewayConfig
             if (needsAgents && agentListen is null)
                 Problem("health.agentListen", "missing: backends name agents, so the gateway needs an address to hear their reports on");
 
-            var api = new IPEndPoint(IPAddress.Loopback, DefaultApiPort);
+            EndPoint api = new IPEndPoint(IPAddress.Loopback, DefaultApiPort);
             if (f.Api?.Listen is { } listen)
-                api = EndPoint("api.listen", listen, loopbackOnly: true) ?? api;
+            {
+                if (ApiEndPoint.TryParse(listen, out var parsed, out string? why))
+                    api = parsed;
+                else
+                    Problem("api.listen", why);
+            }
 
             var ports = new List<DataplanePort>();
             for (int i = 0; i < (f.Dataplane?.Ports?.Count ?? 0); i++)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -25,22 +26,24 @@ public sealed class LocalApi : IDisposable
     private const string Endpoints = "try /metrics, /api/glbp, /api/flows, /api/backends";
 
     private readonly GatewayNode _node;
-    private readonly IPEndPoint _listen;
+    private readonly EndPoint _listen;
     private readonly ILoggerFactory _loggers;
     private WebApplication? _app;
+    private string? _socketPath;
     private long _requests;
 
-    public LocalApi(GatewayNode node, IPEndPoint listen, ILoggerFactory loggers)
+    /// <param name="listen">A loopback address and port, or a Unix socket (owner and group may use it: mode 0660).</param>
+    public LocalApi(GatewayNode node, EndPoint listen, ILoggerFactory loggers)
     {
         _node = node ?? throw new ArgumentNullException(nameof(node));
         ArgumentNullException.ThrowIfNull(listen);
         _loggers = loggers ?? throw new ArgumentNullException(nameof(loggers));
-        if (!IPAddress.IsLoopback(listen.Address))
-            throw new ArgumentException($"the local API binds loopback addresses only, not {listen}", nameof(listen));
+        if (listen is not UnixDomainSocketEndPoint && (listen is not IPEndPoint ip || !IPAddress.IsLoopback(ip.Address)))
+            throw new ArgumentException($"the local API binds loopback addresses or a Unix socket only, not {listen}", nameof(listen));
         _listen = listen;
     }
 
-    /// <summary>Where it listens (the real port when 0 was asked for), after <see cref="Start"/>.</summary>
+    /// <summary>Where it listens (the real port when 0 was asked for; <c>unix:/path</c> for a socket), after <see cref="Start"/>.</summary>
     public Uri BaseAddress { get; private set; } = new("http://127.0.0.1/");
 
     public long Requests => Interlocked.Read(ref _requests);
@@ -57,9 +60,15 @@ public sealed class LocalApi : IDisposable
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         // The API is a part of the daemon, not a host of its own: the daemon's host owns signals and lifetime.
         builder.Services.AddSingleton<IHostLifetime, NoLifetime>();
+        string? socketPath = (_listen as UnixDomainSocketEndPoint)?.ToString();
+        if (socketPath is not null)
+            ClearStaleSocket(socketPath);
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(_listen);
+            if (socketPath is not null)
+                k.ListenUnixSocket(socketPath);
+            else
+                k.Listen((IPEndPoint)_listen);
             k.Limits.MaxRequestHeadersTotalSize = 8192;
             k.Limits.MaxRequestBodySize = 0;
         });
@@ -72,8 +81,18 @@ public sealed class LocalApi : IDisposable
         Map(app, _node);
         app.StartAsync().GetAwaiter().GetResult();
         _app = app;
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/", UriKind.Absolute);
+        if (socketPath is not null)
+        {
+            // Kestrel creates it with the process's umask: the API is for this host's operators, not every local user.
+            File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+            _socketPath = socketPath;
+            BaseAddress = new Uri(ApiEndPoint.UnixPrefix + socketPath, UriKind.Absolute);
+        }
+        else
+        {
+            string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/", UriKind.Absolute);
+        }
         _loggers.CreateLogger<LocalApi>().LogInformation("Local API on {Address}", BaseAddress);
     }
 
@@ -99,6 +118,33 @@ public sealed class LocalApi : IDisposable
         _app.StopAsync(TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
         _app.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _app = null;
+        if (_socketPath is not null)
+            File.Delete(_socketPath);
+    }
+
+    // A socket left by a daemon that died would make the bind fail; one another daemon serves must not be taken over,
+    // and a file that is not a socket (it has content, or is a directory) is not ours to delete.
+    private static void ClearStaleSocket(string path)
+    {
+        if (Directory.Exists(path))
+            throw new IOException($"{path} is a directory, not a socket");
+        if (!File.Exists(path))
+            return;
+        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(path));
+                throw new IOException($"{path} is served by another process");
+            }
+            catch (SocketException)
+            {
+                // Nobody listens: a leftover.
+            }
+        }
+        if (new FileInfo(path).Length != 0)
+            throw new IOException($"{path} exists and is not a socket");
+        File.Delete(path);
     }
 
     private static IResult Json<T>(T view) => Results.Text(JsonSerializer.Serialize(view, JsonOptions), "application/json; charset=utf-8");

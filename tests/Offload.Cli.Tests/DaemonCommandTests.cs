@@ -54,6 +54,64 @@ public class DaemonCommandTests
     }
 
     [Test]
+    public void The_api_on_a_unix_socket_serves_show_replaces_a_stale_socket_and_is_removed_at_stop()
+    {
+        string dir = Directory.CreateTempSubdirectory("offload-api-").FullName;
+        string socket = Path.Combine(dir, "gw.sock");
+        try
+        {
+            // What a daemon killed with -9 leaves: a socket file nobody listens on (bound, never listening: a connect is
+            // refused). Disposed only at the end, since .NET removes the path of a socket it bound when it disposes it.
+            using var dead = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            dead.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(socket));
+            Assert.That(File.Exists(socket), Is.True);
+
+            var started = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var output = new StringWriter();
+            using var cancel = new CancellationTokenSource();
+            var run = Task.Run(() => RunCommand.Run(new FileInfo(Example), seconds: null, verbose: false, apiListen: $"unix:{socket}", TextWriter.Synchronized(output),
+                cancel.Token, started.SetResult));
+            try
+            {
+                Assert.That(Task.WaitAny([started.Task, run], TimeSpan.FromSeconds(60)), Is.Zero, "the daemon started its API");
+                Assert.That(started.Task.Result.ToString(), Is.EqualTo($"unix:{socket}"));
+                Assert.That(File.GetUnixFileMode(socket), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite));
+                using var table = new StringWriter();
+                Assert.That(ShowCommand.Run("backends", $"unix:{socket}", json: false, 0, table), Is.Zero);
+                Assert.That(table.ToString(), Does.Contain("198.51.100.3:8080"));
+                using var http = ShowCommand.Client(new Uri($"unix:{socket}"));
+                Assert.That(http.GetStringAsync(new Uri("metrics", UriKind.Relative)).GetAwaiter().GetResult(), Does.Contain("# TYPE offload_flows_installed gauge"));
+
+                // A second daemon on the same socket is refused by name rather than taking it over.
+                var (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), seconds: null, verbose: false, apiListen: $"unix:{socket}",
+                    new StringWriter(), CancellationToken.None));
+                Assert.That(rc, Is.EqualTo(2));
+                Assert.That(err, Does.Contain($"cannot serve the API on unix:{socket}").And.Contain("served by another process"));
+            }
+            finally
+            {
+                cancel.Cancel();
+                Assert.That(run.Wait(TimeSpan.FromSeconds(60)), Is.True, "run stopped when cancelled");
+            }
+            Assert.That(run.Result, Is.Zero);
+            Assert.That(File.Exists(socket), Is.False, "the socket leaves with the daemon");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [TestCase("unix:relative.sock", "is not unix: followed by an absolute socket path")]
+    [TestCase("10.0.0.1:9480", "is not a loopback address")]
+    public void An_api_listener_that_is_not_local_is_refused_by_name(string listen, string why)
+    {
+        var (rc, err) = StandardError.Capture(() => RunCommand.Run(new FileInfo(Example), seconds: 1, verbose: false, apiListen: listen, new StringWriter(), CancellationToken.None));
+        Assert.That(rc, Is.EqualTo(2));
+        Assert.That(err.Trim(), Does.StartWith($"offload: --api-listen '{listen}'").And.Contain(why));
+    }
+
+    [Test]
     public void Run_with_its_api_port_taken_exits_2_with_one_line_and_no_stack_trace()
     {
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

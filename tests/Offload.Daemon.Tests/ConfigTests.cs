@@ -64,7 +64,7 @@ public class ConfigTests
             "services[0].backends[1].mac: '02:00:00:00:01' is not a MAC address",
             "services[0].backends[2].nextHop: next hop 1 is already 198.51.100.1 on port 1 (services[0].backends[0])",
             "sync.peers[0].ip: '10.0.0.11' is this gateway's own address",
-            "api.listen: '0.0.0.0:9480' is not a loopback address: the local API serves 127.0.0.1 or [::1] only",
+            "api.listen: '0.0.0.0:9480' is not a loopback address: the local API serves 127.0.0.1, [::1] or a Unix socket only",
         }));
         Assert.That(e.Message, Does.StartWith("test.json: 7 problem(s)"));
     }
