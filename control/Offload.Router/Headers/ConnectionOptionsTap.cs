@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Offload.Router.Headers;
@@ -79,6 +80,8 @@ internal sealed class ConnectionOptionsTap(PipeReader inner) : PipeReader
         return Awaited(pending);
     }
 
+    // Pooled: a read that waits for the socket is most reads, one per request or more; an unpooled box each time is garbage.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadResult> Awaited(ValueTask<ReadResult> pending)
     {
         _last = await pending.ConfigureAwait(false);
