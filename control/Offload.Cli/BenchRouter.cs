@@ -35,17 +35,20 @@ internal static partial class BenchRouter
     {
         var seconds = new Option<int>("--seconds") { Description = "wrk run per proxy (1..120)", DefaultValueFactory = _ => 10 };
         var connections = new Option<int>("--connections") { Description = "wrk connections (1..1000)", DefaultValueFactory = _ => 64 };
+        var rounds = new Option<int>("--rounds") { Description = "rounds of wrk over every proxy in turn; each figure is the median over the rounds (1..20)", DefaultValueFactory = _ => 3 };
         var cmd = new Command("router", "requests/s and p50/p99 latency through the Offload router, HAProxy and nginx against direct, with wrk; router RSS at 10,000 idle connections")
         {
-            json, seconds, connections,
+            json, seconds, connections, rounds,
         };
-        cmd.SetAction(r => Cli.Guard(() => Run(r.GetValue(json), r.GetValue(seconds), r.GetValue(connections), Console.Out)));
+        cmd.SetAction(r => Cli.Guard(() => Run(r.GetValue(json), r.GetValue(seconds), r.GetValue(connections), Console.Out, r.GetValue(rounds))));
         return cmd;
     }
 
-    public static int Run(bool asJson, int seconds, int connections, TextWriter output)
+    public static int Run(bool asJson, int seconds, int connections, TextWriter output, int rounds = 1)
     {
         ArgumentNullException.ThrowIfNull(output);
+        if (rounds is < 1 or > 20)
+            return Fail($"--rounds {rounds}: give 1..20");
         if (seconds is < 1 or > 120)
             return Fail($"--seconds {seconds}: give 1..120");
         if (connections is < 1 or > 1000)
@@ -60,7 +63,7 @@ internal static partial class BenchRouter
             if (!asJson)
                 AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}…[/]");
         }
-        var result = Measure(seconds, connections, Say);
+        var result = Measure(seconds, connections, rounds, Say);
         if (asJson)
         {
             output.WriteLine(Json(result).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
@@ -110,20 +113,17 @@ internal static partial class BenchRouter
         };
     }
 
-    private static RouterBenchResult Measure(int seconds, int connections, Action<string> say)
+    private static RouterBenchResult Measure(int seconds, int connections, int rounds, Action<string> say)
     {
         string dir = Directory.CreateTempSubdirectory("offload-bench-router-").FullName;
         try
         {
             using var loggers = LoggerFactory.Create(_ => { });
             var backends = StartBackends();
+            var children = new List<Process>();
             try
             {
                 int b1 = backends.Ports[0], b2 = backends.Ports[1];
-                var rows = new List<RouterBenchRow>();
-                say("direct");
-                rows.Add(Wrk("direct", b1, seconds, connections));
-
                 int routerPort = FreePort(), adminPort = FreePort();
                 string routerConfig = Path.Combine(dir, "router.json");
                 File.WriteAllText(routerConfig, $$"""
@@ -133,16 +133,9 @@ internal static partial class BenchRouter
                       "routes": [ { "id": "all", "pool": "web", "path": "/" } ]
                     }
                     """);
-                long rss, rssBase;
-                using (var router = Start(OffloadCommand(), $"router --config {routerConfig}", dir))
-                {
-                    WaitListening(routerPort, router);
-                    say("through the Offload router");
-                    rows.Add(Wrk("offload", routerPort, seconds, connections));
-                    say($"router RSS with {IdleConnections} idle keep-alive connections");
-                    (rssBase, rss) = IdleRss(router, routerPort);
-                    Stop(router);
-                }
+                var router = Start(OffloadCommand(), $"router --config {routerConfig}", dir);
+                children.Add(router);
+                WaitListening(routerPort, router);
 
                 int haPort = FreePort();
                 string haConfig = Path.Combine(dir, "haproxy.cfg");
@@ -166,13 +159,9 @@ internal static partial class BenchRouter
                         server b2 127.0.0.1:{b2}
 
                     """));
-                using (var haproxy = Start(Which("haproxy")!, $"-db -f {haConfig}", dir))
-                {
-                    WaitListening(haPort, haproxy);
-                    say("through HAProxy");
-                    rows.Add(Wrk("haproxy", haPort, seconds, connections));
-                    Stop(haproxy);
-                }
+                var haproxy = Start(Which("haproxy")!, $"-db -f {haConfig}", dir);
+                children.Add(haproxy);
+                WaitListening(haPort, haproxy);
 
                 int ngPort = FreePort();
                 string ngConfig = Path.Combine(dir, "nginx.conf");
@@ -195,19 +184,46 @@ internal static partial class BenchRouter
                     }
 
                     """));
-                using (var nginx = Start(Which("nginx")!, $"-p {dir} -c {ngConfig}", dir))
+                var nginx = Start(Which("nginx")!, $"-p {dir} -c {ngConfig}", dir);
+                children.Add(nginx);
+                WaitListening(ngPort, nginx);
+
+                // Every proxy is up (the idle ones cost nothing) so the rounds can take them in turn: on a machine shared
+                // with other work, a burst of someone else's load then falls on one round of each proxy rather than on all
+                // of one proxy's figures, and the median over the rounds drops it.
+                var targets = new (string Proxy, int Port)[] { ("direct", b1), ("offload", routerPort), ("haproxy", haPort), ("nginx", ngPort) };
+                // A warm-up long enough for the router's tiered JIT to finish (perf: the JIT took 12 % of the router's CPU
+                // from 4 to 14 s of load, nothing after 20 s), the same for every proxy; its figures are dropped.
+                int warm = Math.Min(10, 3 * seconds);
+                foreach (var (proxy, port) in targets)
                 {
-                    WaitListening(ngPort, nginx);
-                    say("through nginx");
-                    rows.Add(Wrk("nginx", ngPort, seconds, connections));
-                    Stop(nginx);
+                    say($"warming up {proxy} ({warm} s)");
+                    _ = WrkOnce(proxy, port, warm, connections);
                 }
-                string load = string.Create(CultureInfo.InvariantCulture, $"wrk -t2 -c{connections} -d{seconds}s GET / (a 2-byte answer) after a warm-up run, {Environment.ProcessorCount} cores shared by wrk, the proxy and the backends");
+                var runs = targets.ToDictionary(t => t.Proxy, _ => new List<RouterBenchRow>());
+                for (int round = 1; round <= rounds; round++)
+                {
+                    foreach (var (proxy, port) in targets)
+                    {
+                        say($"round {round} of {rounds}: {proxy}");
+                        runs[proxy].Add(WrkOnce(proxy, port, seconds, connections));
+                    }
+                }
+                var rows = targets.Select(t => Median(t.Proxy, runs[t.Proxy])).ToList();
+                say($"router RSS with {IdleConnections} idle keep-alive connections");
+                var (rssBase, rss) = IdleRss(router, routerPort);
+                string load = string.Create(CultureInfo.InvariantCulture,
+                    $"wrk -t2 -c{connections} -d{seconds}s GET / (a 2-byte answer), median of {rounds} round(s) taking every proxy in turn, after a {warm} s warm-up each; {Environment.ProcessorCount} cores shared by wrk, the proxies and the backends");
                 return new RouterBenchResult(rows, IdleConnections, rss, rssBase, load,
                     "backends: one Kestrel server in the bench process on two ports; each proxy balances over both; direct goes to the first");
             }
             finally
             {
+                foreach (var child in children)
+                {
+                    Stop(child);
+                    child.Dispose();
+                }
                 backends.App.StopAsync().GetAwaiter().GetResult();
                 backends.App.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
@@ -274,11 +290,15 @@ internal static partial class BenchRouter
         throw new IOException($"no VmRSS for process {p.Id}");
     }
 
-    /// <summary>A run of wrk after a warm-up run whose figures are dropped (the router's JIT, every proxy's connection pools).</summary>
-    private static RouterBenchRow Wrk(string proxy, int port, int seconds, int connections)
+    /// <summary>Each figure's median over the rounds (the rows need not be one round's); errors summed.</summary>
+    private static RouterBenchRow Median(string proxy, List<RouterBenchRow> runs)
     {
-        _ = WrkOnce(proxy, port, Math.Min(3, seconds), connections);
-        return WrkOnce(proxy, port, seconds, connections);
+        static double Mid(IEnumerable<double> values)
+        {
+            var v = values.Order().ToArray();
+            return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+        }
+        return new RouterBenchRow(proxy, Mid(runs.Select(r => r.RequestsPerSecond)), Mid(runs.Select(r => r.P50Ms)), Mid(runs.Select(r => r.P99Ms)), runs.Sum(r => r.Errors));
     }
 
     private static RouterBenchRow WrkOnce(string proxy, int port, int seconds, int connections)

@@ -62,6 +62,7 @@ bench.Subcommands.Add(BenchBalancer.Command());
 bench.Subcommands.Add(BenchGroup.Create(json));
 bench.Subcommands.Add(BenchDevice.Command(json));
 bench.Subcommands.Add(BenchRouter.Command(json));
+bench.Subcommands.Add(BenchPolicies.Command(json));
 bench.Subcommands.Add(Offload.Cli.Lab.BenchLab.Command(json));
 root.Subcommands.Add(bench);
 

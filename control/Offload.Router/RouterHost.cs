@@ -3,11 +3,13 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Offload.Router.Agents;
+using Offload.Router.Headers;
 using Offload.Router.Health;
 using Offload.Router.LoadBalancing;
 using Offload.Router.Retries;
@@ -88,7 +90,7 @@ public sealed class RouterHost : IAsyncDisposable
 
         var feed = new AgentLoadFeed(config.AgentListen is { } al ? new Offload.Balancer.Health.UdpAgentTransport(al) : null, config.Agents, TimeProvider.System,
             loggers.CreateLogger<AgentLoadFeed>());
-        var builder = Builder(loggers, config.Listen, config.LogLevel);
+        var builder = Builder(loggers, config.Listen, config.LogLevel, listen => listen.Use(ConnectionNamedFields.Tap));
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(feed);
         // The key is the one the router started with; a reload that changes it is refused, see Reload.
@@ -104,6 +106,7 @@ public sealed class RouterHost : IAsyncDisposable
         builder.Services.AddRequestTimeouts();
         var proxy = builder.Build();
         var host = (RouterHost?)null;
+        proxy.Use(ConnectionNamedFields.Strip);
         proxy.UseRequestTimeouts();
         proxy.Use(async (context, next) =>
         {
@@ -258,7 +261,7 @@ public sealed class RouterHost : IAsyncDisposable
         }
     }
 
-    private static WebApplicationBuilder Builder(ILoggerFactory loggers, System.Net.IPEndPoint listen, string level)
+    private static WebApplicationBuilder Builder(ILoggerFactory loggers, System.Net.IPEndPoint listen, string level, Action<ListenOptions>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
@@ -288,7 +291,7 @@ public sealed class RouterHost : IAsyncDisposable
         }
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(listen));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(listen, o => configure?.Invoke(o)));
         return builder;
     }
 

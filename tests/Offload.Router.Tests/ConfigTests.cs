@@ -12,6 +12,24 @@ public sealed class ConfigTests
         """;
 
     [Test]
+    public void A_pool_that_names_no_policy_balances_on_the_agents_figures_when_every_backend_has_an_agent()
+    {
+        const string Agent = "\"agent\": { \"key\": \"k\" }";
+        var c = RouterConfig.Parse($$"""
+            {
+              "router": { "name": "r", "agentListen": "127.0.0.1:0" },
+              "pools": [
+                { "id": "all", "backends": [ { "id": "a", "address": "10.0.0.1", "port": 80, {{Agent}} }, { "id": "b", "address": "10.0.0.2", "port": 80, {{Agent}} } ] },
+                { "id": "some", "backends": [ { "id": "c", "address": "10.0.0.3", "port": 80, {{Agent}} }, { "id": "d", "address": "10.0.0.4", "port": 80 } ] },
+                { "id": "said", "loadBalancing": "least-loaded", "backends": [ { "id": "e", "address": "10.0.0.5", "port": 80, {{Agent}} } ] }
+              ],
+              "routes": [ { "id": "x", "pool": "all" } ]
+            }
+            """);
+        Assert.That(c.Pools.Select(p => p.Balancing), Is.EqualTo(new[] { PoolBalancing.PowerOfTwoLoad, PoolBalancing.Weighted, PoolBalancing.LeastLoaded }));
+    }
+
+    [Test]
     public void A_good_file_becomes_pools_and_routes_with_defaults()
     {
         var c = RouterConfig.Parse(Good);

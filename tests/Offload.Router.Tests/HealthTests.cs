@@ -62,4 +62,32 @@ public sealed class HealthTests
         await load;
         Assert.That(Interlocked.Read(ref failures), Is.Zero, $"every one of {sent} requests succeeded: b kept answering while its checks failed");
     }
+
+    [Test]
+    public async Task A_reload_that_changes_rise_and_fall_applies_to_the_backends_already_in_the_pool()
+    {
+        await using var a = await Backend.StartAsync("a");
+        await using var b = await Backend.StartAsync("b");
+        // Rise and fall of 100 at 200 ms would take 20 s to flip b either way: within the deadlines below only the
+        // reloaded 2 can do it.
+        string Json(int n) => $$"""
+        {
+          "router": { "name": "r", "listen": "127.0.0.1:0", "adminListen": "127.0.0.1:0" },
+          "pools": [ { "id": "web", "backends": [ {{Rig.BackendJson(a)}}, {{Rig.BackendJson(b)}} ],
+                       "check": { "path": "/health", "intervalMs": 200, "timeoutMs": 150, "rise": {{n}}, "fall": {{n}} } } ],
+          "routes": [ { "id": "all", "pool": "web" } ]
+        }
+        """;
+        await using var router = await Rig.Router(Json(100));
+        await Rig.Until(() => b.Checks >= 3, TimeSpan.FromSeconds(10), "b is being checked under the first config");
+        Assert.That(router.Reload(RouterConfig.Parse(Json(2))), Is.Null);
+        long checks = b.Checks;
+        await Rig.Until(() => b.Checks >= checks + 2, TimeSpan.FromSeconds(10), "b is checked under the reloaded config");
+
+        b.Healthy = false;
+        await Rig.Until(() => !Rig.Available(router, "web", "b"), TimeSpan.FromSeconds(8), "fall 2 takes b out after the reload");
+        b.Healthy = true;
+        await Rig.Until(() => Rig.Available(router, "web", "b"), TimeSpan.FromSeconds(8), "rise 2 brings b back after the reload");
+        Assert.That(router.Metrics.HealthChanges("web", "b", up: false), Is.EqualTo(1));
+    }
 }

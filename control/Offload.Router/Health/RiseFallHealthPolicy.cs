@@ -17,8 +17,8 @@ internal sealed class RiseFallHealthPolicy(IDestinationHealthUpdater updater, Ro
     public const string PolicyName = "OffloadRiseFall";
 
     // Kept by the destination's state object: YARP keeps that object across reloads while the backend's id stays, so a
-    // reload does not reset the run; a backend that leaves the config takes its counter with it.
-    private readonly ConditionalWeakTable<DestinationState, RiseFall> _states = new();
+    // reload keeps the backend's state; a backend that leaves the config takes its counter with it.
+    private readonly ConditionalWeakTable<DestinationState, Judged> _states = new();
 
     public string Name => PolicyName;
 
@@ -35,13 +35,23 @@ internal sealed class RiseFallHealthPolicy(IDestinationHealthUpdater updater, Ro
         {
             bool pass = probe.Exception is null && probe.Response is { } response && expect.Contains((int)response.StatusCode);
             // Probes of one cluster complete together, one round at a time, so a destination's counter has one writer.
-            var state = _states.GetValue(probe.Destination, _ => new RiseFall(rise, fall, initiallyUp: true));
+            var judged = _states.GetValue(probe.Destination, _ => new Judged(rise, fall, new RiseFall(rise, fall, initiallyUp: true)));
+            if (judged.Rise != rise || judged.Fall != fall)
+            {
+                // A reload changed the thresholds: the backend keeps its state (up stays up) and counts its next run
+                // against the new ones; the run under way restarts, since it was counted against the old.
+                judged = new Judged(rise, fall, new RiseFall(rise, fall, initiallyUp: judged.State.Up));
+                _states.AddOrUpdate(probe.Destination, judged);
+            }
+            var state = judged.State;
             if (state.Record(pass))
                 metrics.HealthChanged(cluster.ClusterId, probe.Destination.DestinationId, state.Up);
             results.Add(new NewActiveDestinationHealth(probe.Destination, state.Up ? DestinationHealth.Healthy : DestinationHealth.Unhealthy));
         }
         updater.SetActive(cluster, results);
     }
+
+    private sealed record Judged(int Rise, int Fall, RiseFall State);
 
     private static int Read(IReadOnlyDictionary<string, string>? meta, string key, int fallback) =>
         meta is not null && meta.TryGetValue(key, out string? text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : fallback;
