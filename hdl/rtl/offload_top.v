@@ -4,7 +4,7 @@
 
 // Offload data plane (docs/dataplane.md is the contract).
 //
-//   s_axis_rx0 -> ofl_rx -> RX FIFO ---------------------------.
+//   s_axis_rx0 -> ofl_rx -> RX FIFO (whole frame) --------------.
 //                      \-> descriptor -.                        v
 //                                      ofl_engine -> decision FIFO -> ofl_dispatch -.
 //                      /-> descriptor -'                        ^                    |
@@ -74,9 +74,9 @@ localparam KW = DATA_W / 8;
 localparam LOOKUP_LATENCY = 4;
 // decisions a port may have outstanding (its decision FIFO's depth)
 localparam DEC_DEPTH = 16;
-localparam DEC_W = 589;
-// an RX FIFO must hold the data of one maximum frame, or that frame could never be received
-localparam RXF_MIN = (MAX_FRAME - 64 + WB - 1) / WB + 1;
+`include "ofl_dec.vh"
+// an RX FIFO must hold one maximum frame, or that frame could never be received
+localparam RXF_MIN = (MAX_FRAME + WB - 1) / WB + 1;
 localparam RXF_DEPTH = RX_FIFO_DEPTH > RXF_MIN ? RX_FIFO_DEPTH : RXF_MIN;
 // the host TX queue must hold one maximum frame with its 16-byte metadata as the host writes it (in
 // 4-byte chunks), or that frame could never be sent; PARAM_HOST_TX_DEPTH reports the actual depth

@@ -13,7 +13,7 @@
 //   B       way compare, lowest index wins, TTL / FIN-RST; LAST_SEEN write; next-hop and
 //           ARP reply counter reads                                                          -> C
 //   C       ARP reply counter write (forwarded for back-to-back updates), checksum updates,
-//           header buffer read and splice into the decision register                         -> D
+//           the rewrite values (or the ARP reply's fields) into the decision register           -> D
 //   D       decision write, counter pulses
 //
 // Simulation speed (Verilator): a stage's registers load only when a valid item enters it, wide
@@ -46,8 +46,8 @@ module ofl_engine #(
     input  wire                 s_desc1_valid,
     output wire                 s_desc1_ready,
 
-    // decision for the port's decision FIFO (layout: see DEC_* below and ofl_dispatch)
-    output wire [588:0]         m_dec_data,     // DEC_W bits
+    // decision for the port's decision FIFO (layout: ofl_dec.vh)
+    output wire [247:0]         m_dec_data,     // DEC_W bits
     output wire                 m_dec_valid0,
     output wire                 m_dec_valid1,
 
@@ -92,21 +92,7 @@ module ofl_engine #(
 
 `include "offload_regs.vh"
 
-// decision record
-localparam DEC_HDR = 0;
-localparam DEC_LEN = 512;
-localparam DEC_HAS_DATA = 528;
-localparam DEC_FWD = 529;
-localparam DEC_FWD_PORT = 530;
-localparam DEC_ARP = 531;
-localparam DEC_HOST = 532;
-localparam DEC_EVENT = 533;
-localparam DEC_REASON = 534;
-localparam DEC_AUX = 538;
-localparam DEC_GID = 570;
-localparam DEC_FWDR = 580;
-localparam DEC_VLAN = 588;
-localparam DEC_W = 589;
+`include "ofl_dec.vh"
 
 // table operations (ofl_csr issues them)
 localparam [3:0] OP_FT_WRITE = 4'd1;
@@ -210,6 +196,26 @@ wire [31:0] tpa_l = grant1 ? tpa1_l : tpa0_l;
 assign lk_en = accept;
 assign lk_dmac = mac_be(grant1 ? s_desc1_hdr[47:0] : s_desc0_hdr[47:0]);
 assign lk_tpa = {tpa_l[7:0], tpa_l[15:8], tpa_l[23:16], tpa_l[31:24]};
+// ARP sender MAC (bytes l3 + 8..13) and IP (l3 + 14..17), big-endian, and the VLAN TCI (bytes 14..15),
+// from header bytes 12..35
+/* verilator lint_off UNUSEDSIGNAL */
+function [95:0] arp_sender;
+    input [191:0] h;
+    reg [47:0] l;
+    reg [31:0] ip;
+    begin
+        if (h[0 +: 16] == 16'h0081) begin
+            l = h[8*14 +: 48];
+            ip = h[8*20 +: 32];
+        end else begin
+            l = h[8*10 +: 48];
+            ip = h[8*16 +: 32];
+        end
+        arp_sender = {mac_be(l), ip[7:0], ip[15:8], ip[23:16], ip[31:24], h[8*2 +: 8], h[8*3 +: 8]};
+    end
+endfunction
+/* verilator lint_on UNUSEDSIGNAL */
+wire [95:0] sender_in = arp_sender(grant1 ? s_desc1_hdr[8*12 +: 192] : s_desc0_hdr[8*12 +: 192]);
 
 wire d_bcast, d_mcast, d_vlan, d_runt, d_is_arp, d_arp_short, d_arp_request;
 wire [7:0] d_sha_crc;
@@ -236,10 +242,12 @@ ofl_decode #(.BW(BW)) u_decode (
 reg v_a = 1'b0;
 reg port_a, ovs_a, own_m_a;
 reg [15:0] len_a;
-// The header rides along the stages as a plain register per stage (loaded with the stage's other
-// registers): 3 x 512 flip-flops with enables. The earlier 8-entry buffer indexed by a tag cost 4096
-// flip-flops and a 512-bit 8:1 read mux.
-reg [511:0] hdr_a, hdr_b, hdr_c;
+// Of the header only what an ARP reply needs rides along the stages (the frame itself waits whole in
+// the RX FIFO, and a forward is rewritten from the decision's values): sender MAC and IP, target IP,
+// the VLAN TCI.
+reg [47:0] sha_a, sha_b, sha_c;
+reg [31:0] spa_a, spa_b, spa_c, tpa_a, tpa_b, tpa_c;
+reg [15:0] tci_a, tci_b, tci_c;
 
 always @(posedge clk) begin
     if (adv) begin
@@ -252,13 +260,15 @@ always @(posedge clk) begin
             len_a <= s_desc1_len;
             ovs_a <= s_desc1_ovs;
             own_m_a <= lk_dmac == port_mac1;
-            hdr_a <= s_desc1_hdr;
         end else begin
             len_a <= s_desc0_len;
             ovs_a <= s_desc0_ovs;
             own_m_a <= lk_dmac == port_mac0;
-            hdr_a <= s_desc0_hdr;
         end
+        sha_a <= sender_in[95:48];
+        spa_a <= sender_in[47:16];
+        tpa_a <= lk_tpa;
+        tci_a <= sender_in[15:0];
     end
     if (rst) begin
         v_a <= 1'b0;
@@ -387,7 +397,10 @@ always @(posedge clk) begin
         port_b <= port_a;
         ovs_b <= ovs_a;
         len_b <= len_a;
-        hdr_b <= hdr_a;
+        sha_b <= sha_a;
+        spa_b <= spa_a;
+        tpa_b <= tpa_a;
+        tci_b <= tci_a;
         kind_b <= kind_an;
         dcnt_b <= dcnt_an;
         reason_b <= reason_an;
@@ -616,7 +629,10 @@ always @(posedge clk) begin
         port_c <= port_b;
         ovs_c <= ovs_b;
         len_c <= len_b;
-        hdr_c <= hdr_b;
+        sha_c <= sha_b;
+        spa_c <= spa_b;
+        tpa_c <= tpa_b;
+        tci_c <= tci_b;
         kind_c <= kind_bn;
         reason_c <= reason_bn;
         aux_c <= aux_bn;
@@ -747,47 +763,9 @@ wire [15:0] l4cs_calc = ~fold(l4_sum);
 wire l4_upd_cn = nat_ip && l4 && !(is_udp_c && l4cs_c == 16'd0);
 wire [15:0] l4cs_new = is_udp_c && l4cs_calc == 16'd0 ? 16'hFFFF : l4cs_calc;
 
-// ---------------------------------------------------------------- C -> D: header splice, decision
-function [47:0] mac_lanes;   // MAC (byte 0 in [47:40]) to frame byte lanes (byte 0 in [7:0])
-    input [47:0] m;
-    begin
-        mac_lanes = {m[7:0], m[15:8], m[23:16], m[31:24], m[39:32], m[47:40]};
-    end
-endfunction
-
-// the L3/L4 fields of a forwarded header at L3 offset l3 (a constant)
+// ---------------------------------------------------------------- C -> D: rewrite values, decision
 wire [7:0] ttl_out = ttl_dec_c ? ttl_new : ttl_c;
-wire [31:0] sip_out = nat_src ? natip_c : sip_c;
-wire [31:0] dip_out = nat_dst ? natip_c : dip_c;
-wire [15:0] sport_out = nat_port && nat_src ? natport_c : sport_c;
-wire [15:0] dport_out = nat_port && nat_dst ? natport_c : dport_c;
-`define OFL_HB(l3, i) dec_reg[DEC_HDR + 8*((l3)+(i)) +: 8]
-`define OFL_SPLICE_L3(l3) \
-    `OFL_HB(l3, 8) <= ttl_out; \
-    `OFL_HB(l3, 10) <= hc_new[15:8]; \
-    `OFL_HB(l3, 11) <= hc_new[7:0]; \
-    `OFL_HB(l3, 12) <= sip_out[31:24]; \
-    `OFL_HB(l3, 13) <= sip_out[23:16]; \
-    `OFL_HB(l3, 14) <= sip_out[15:8]; \
-    `OFL_HB(l3, 15) <= sip_out[7:0]; \
-    `OFL_HB(l3, 16) <= dip_out[31:24]; \
-    `OFL_HB(l3, 17) <= dip_out[23:16]; \
-    `OFL_HB(l3, 18) <= dip_out[15:8]; \
-    `OFL_HB(l3, 19) <= dip_out[7:0]; \
-    if (is_tcp_c || is_udp_c) begin \
-        `OFL_HB(l3, 20) <= sport_out[15:8]; \
-        `OFL_HB(l3, 21) <= sport_out[7:0]; \
-        `OFL_HB(l3, 22) <= dport_out[15:8]; \
-        `OFL_HB(l3, 23) <= dport_out[7:0]; \
-    end \
-    if (l4_upd_cn && is_tcp_c) begin \
-        `OFL_HB(l3, 36) <= l4cs_new[15:8]; \
-        `OFL_HB(l3, 37) <= l4cs_new[7:0]; \
-    end \
-    if (l4_upd_cn && is_udp_c) begin \
-        `OFL_HB(l3, 26) <= l4cs_new[15:8]; \
-        `OFL_HB(l3, 27) <= l4cs_new[7:0]; \
-    end
+wire [47:0] vmac_c = {24'h0007b4, 6'd0, gid_c, fwdr_c};
 
 // ---------------------------------------------------------------- stage D: the decision register
 reg v_d = 1'b0;
@@ -803,20 +781,30 @@ always @(posedge clk) begin
     if (adv && v_c) begin
         port_d <= port_c;
         cnt_d <= cnt_c;
-        dec_reg[DEC_HDR +: 512] <= hdr_c;
-        // a forward: the next hop's MACs, TTL, addresses, ports and checksums rewritten in place
-        // (later nonblocking writes of the same bits win)
+        // a forward: what the dispatcher writes over the frame as it streams (ofl_dec.vh); an ARP
+        // reply: the request's fields it is built from
         if (fwd_c) begin
-            dec_reg[DEC_HDR +: 48] <= mac_lanes(nh_q[95:48]);
-            dec_reg[DEC_HDR + 48 +: 48] <= mac_lanes(nh_q[47:0]);
-            if (vlan_c) begin
-                `OFL_SPLICE_L3(18)
-            end else begin
-                `OFL_SPLICE_L3(14)
-            end
+            dec_reg[DEC_DMAC +: 48] <= nh_q[95:48];
+            dec_reg[DEC_SMAC +: 48] <= nh_q[47:0];
+            dec_reg[DEC_NATIP +: 32] <= natip_c;
+            dec_reg[DEC_NATPORT +: 16] <= natport_c;
+            dec_reg[DEC_L4CS +: 16] <= l4cs_new;
+            dec_reg[DEC_HC +: 16] <= hc_new;
+            dec_reg[DEC_TTL +: 8] <= ttl_out;
+            dec_reg[DEC_NAT_SRC] <= nat_src;
+            dec_reg[DEC_NAT_DST] <= nat_dst;
+            dec_reg[DEC_NAT_PORT] <= nat_port;
+            dec_reg[DEC_L4CS_TCP] <= l4_upd_cn && is_tcp_c;
+            dec_reg[DEC_L4CS_UDP] <= l4_upd_cn && is_udp_c;
+        end else begin
+            dec_reg[DEC_SHA +: 48] <= sha_c;
+            dec_reg[DEC_VMAC +: 48] <= vmac_c;
+            dec_reg[DEC_TPA +: 32] <= tpa_c;
+            dec_reg[DEC_TCI +: 16] <= tci_c;
+            dec_reg[DEC_SPA +: 32] <= spa_c;
         end
         dec_reg[DEC_LEN +: 16] <= len_c;
-        dec_reg[DEC_HAS_DATA] <= !ovs_c && len_c > 16'd64;
+        dec_reg[DEC_HAS_DATA] <= !ovs_c;
         dec_reg[DEC_FWD] <= fwd_c;
         dec_reg[DEC_FWD_PORT] <= nh_q[96];
         dec_reg[DEC_ARP] <= kind_c == K_ARP;
@@ -824,17 +812,12 @@ always @(posedge clk) begin
         dec_reg[DEC_EVENT] <= fwd_c && event_c;
         dec_reg[DEC_REASON +: 4] <= reason_c;
         dec_reg[DEC_AUX +: 32] <= aux_c;
-        dec_reg[DEC_GID +: 10] <= gid_c;
-        dec_reg[DEC_FWDR +: 8] <= fwdr_c;
         dec_reg[DEC_VLAN] <= vlan_c;
     end
     if (rst) begin
         v_d <= 1'b0;
     end
 end
-
-`undef OFL_SPLICE_L3
-`undef OFL_HB
 
 assign m_dec_data = dec_reg;
 assign m_dec_valid0 = adv && v_d && !port_d;
