@@ -36,7 +36,7 @@ for w in 64 32; do
     check "verilator lint offload_top DATA_W=$w" lint offload_top -GDATA_W=$w "${ALL_RTL[@]}"
 done
 check "verilator lint offload_top DATA_W=8 small tables" lint offload_top -GDATA_W=8 -GFT_BUCKETS=16 \
-    -GGROUPS=2 -GVMACS=4 -GNEXTHOPS=16 -GMAX_FRAME=1518 "${ALL_RTL[@]}"
+    -GGROUPS=2 -GVMACS=4 -GNEXTHOPS=16 -GMAX_FRAME=1518 -GFT_READ_CYCLES=4 "${ALL_RTL[@]}"
 
 # modules as their own tops
 for w in 64 32 16 8; do
@@ -49,8 +49,10 @@ for w in 64 32 16 8; do
     check "verilator lint ofl_axis_skid DATA_W=$w" lint ofl_axis_skid -GDATA_W=$w "$RTL"/ofl_axis_skid.v
 done
 check "verilator lint ofl_engine" lint ofl_engine "$RTL"/ofl_engine.v "$RTL"/ofl_decode.v
-check "verilator lint ofl_engine small tables" lint ofl_engine -GFT_BUCKETS=16 -GFT_STASH=2 -GGROUPS=2 \
-    -GVMACS=4 -GNEXTHOPS=16 "$RTL"/ofl_engine.v "$RTL"/ofl_decode.v
+for s in 1 2 4; do
+    check "verilator lint ofl_engine small tables FT_READ_CYCLES=$s" lint ofl_engine -GFT_BUCKETS=16 -GFT_STASH=2 \
+        -GGROUPS=2 -GVMACS=4 -GNEXTHOPS=16 -GFT_READ_CYCLES=$s "$RTL"/ofl_engine.v "$RTL"/ofl_decode.v
+done
 check "verilator lint ofl_decode" lint ofl_decode "$RTL"/ofl_decode.v
 check "verilator lint ofl_csr" lint ofl_csr "$RTL"/ofl_csr.v
 check "verilator lint ofl_counters" lint ofl_counters "$RTL"/ofl_counters.v

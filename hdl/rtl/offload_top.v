@@ -4,7 +4,7 @@
 
 // Offload data plane (docs/dataplane.md is the contract).
 //
-//   s_axis_rx0 -> ofl_rx -> RX FIFO ---------------------------.
+//   s_axis_rx0 -> ofl_rx -> RX FIFO (whole frame) --------------.
 //                      \-> descriptor -.                        v
 //                                      ofl_engine -> decision FIFO -> ofl_dispatch -.
 //                      /-> descriptor -'                        ^                    |
@@ -21,7 +21,10 @@ module offload_top #(
     parameter MAX_FRAME = 9600,
     parameter RX_FIFO_DEPTH = 2048,
     parameter HOST_RX_DEPTH = 4096,
-    parameter HOST_TX_DEPTH = 2048
+    parameter HOST_TX_DEPTH = 2048,
+    // cycles a lookup reads the flow table over (1, 2, 4): 4 packs a small table's ways into a quarter
+    // of the block RAMs at one lookup per 4 cycles (ofl_engine)
+    parameter FT_READ_CYCLES = 1
 ) (
     input  wire                clk,
     input  wire                rst,
@@ -70,13 +73,14 @@ module offload_top #(
 
 localparam WB = DATA_W / 8;
 localparam KW = DATA_W / 8;
-// cycles from a descriptor's acceptance by the engine to its decision being written (ofl_engine)
-localparam LOOKUP_LATENCY = 4;
+// cycles from a descriptor's acceptance by the engine to its decision being written (ofl_engine: four
+// stages of FT_READ_CYCLES cycles each)
+localparam LOOKUP_LATENCY = 4 * FT_READ_CYCLES;
 // decisions a port may have outstanding (its decision FIFO's depth)
 localparam DEC_DEPTH = 16;
-localparam DEC_W = 589;
-// an RX FIFO must hold the data of one maximum frame, or that frame could never be received
-localparam RXF_MIN = (MAX_FRAME - 64 + WB - 1) / WB + 1;
+`include "ofl_dec.vh"
+// an RX FIFO must hold one maximum frame, or that frame could never be received
+localparam RXF_MIN = (MAX_FRAME + WB - 1) / WB + 1;
 localparam RXF_DEPTH = RX_FIFO_DEPTH > RXF_MIN ? RX_FIFO_DEPTH : RXF_MIN;
 // the host TX queue must hold one maximum frame with its 16-byte metadata as the host writes it (in
 // 4-byte chunks), or that frame could never be sent; PARAM_HOST_TX_DEPTH reports the actual depth
@@ -235,7 +239,8 @@ wire eng_cnt_port;
 wire eng_busy;
 
 ofl_engine #(
-    .FT_BUCKETS(FT_BUCKETS), .FT_STASH(FT_STASH), .GROUPS(GROUPS), .VMACS(VMACS), .NEXTHOPS(NEXTHOPS)
+    .FT_BUCKETS(FT_BUCKETS), .FT_STASH(FT_STASH), .GROUPS(GROUPS), .VMACS(VMACS), .NEXTHOPS(NEXTHOPS),
+    .FT_READ_CYCLES(FT_READ_CYCLES)
 ) u_engine (
     .clk(clk), .rst(rst),
     .s_desc0_hdr(desc_hdr[0]), .s_desc0_len(desc_len[0]), .s_desc0_cs({desc_cs18[0], desc_cs14[0]}),

@@ -2,12 +2,14 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// Per ingress port: pops the port's decisions (FWFT) and its RX FIFO and emits the frames the
-// decision asks for, each with a destination tag (0 = tx0, 1 = tx1, 2 = host RX queue):
-//   forward:        header (from the decision) + FIFO data, to the next hop's port
-//   ARP reply:      reply built from the request header, out the ingress port; without COPY the
-//                   request's FIFO data is popped in parallel
-//   host:           metadata + header + FIFO data, if the host queue grants room (else dropped)
+// Per ingress port: pops the port's decisions (FWFT) and its RX FIFO, which holds each frame whole,
+// and emits the frames the decision asks for, each with a destination tag (0 = tx0, 1 = tx1, 2 = host
+// RX queue):
+//   forward:        the frame from the FIFO, rewritten as it passes (MACs, TTL, checksums, NAT
+//                   addresses and ports from the decision, ofl_dec.vh), to the next hop's port
+//   ARP reply:      reply built from the request's fields in the decision, out the ingress port;
+//                   without COPY the request's FIFO data is popped in parallel
+//   host:           metadata + the frame from the FIFO, if the host queue grants room (else dropped)
 //   FIN/RST event:  after the forward, 16 bytes of metadata only
 //   drop:           FIFO data popped, nothing sent
 // The next decision starts in the cycle after the last word of the previous one (no bubble).
@@ -18,7 +20,7 @@ module ofl_dispatch #(
     input  wire                clk,
     input  wire                rst,
 
-    input  wire [588:0]        dec_data,
+    input  wire [247:0]        dec_data,   // DEC_W bits (ofl_dec.vh)
     input  wire                dec_valid,
     output wire                dec_ready,
 
@@ -48,23 +50,11 @@ module ofl_dispatch #(
 
 `include "offload_regs.vh"
 
-localparam DEC_HDR = 0;
-localparam DEC_LEN = 512;
-localparam DEC_HAS_DATA = 528;
-localparam DEC_FWD = 529;
-localparam DEC_FWD_PORT = 530;
-localparam DEC_ARP = 531;
-localparam DEC_HOST = 532;
-localparam DEC_EVENT = 533;
-localparam DEC_REASON = 534;
-localparam DEC_AUX = 538;
-localparam DEC_GID = 570;
-localparam DEC_FWDR = 580;
-localparam DEC_VLAN = 588;
+`include "ofl_dec.vh"
 
 localparam WB = DATA_W / 8;
 localparam LWB = $clog2(WB);
-localparam HDR_WORDS_I = 64 / WB;
+localparam HDR_WORDS_I = 64 / WB;     // a forward's rewritten bytes all lie in the first 64
 localparam META_WORDS_I = 16 / WB;
 localparam REPLY_WORDS_I = (60 + WB - 1) / WB;
 localparam WB_M1_I = WB - 1;
@@ -90,10 +80,13 @@ initial begin
         $error("ofl_dispatch: DATA_W must be 8, 16, 32 or 64");
         $finish;
     end
+    if (DEC_W != 248) begin
+        $error("ofl_dispatch: dec_data must be DEC_W (ofl_dec.vh) bits wide");
+        $finish;
+    end
 end
 `endif
 
-wire [511:0] d_hdr = dec_data[DEC_HDR +: 512];
 wire [15:0] d_len = dec_data[DEC_LEN +: 16];
 wire d_has_data = dec_data[DEC_HAS_DATA];
 wire d_fwd = dec_data[DEC_FWD];
@@ -103,14 +96,31 @@ wire d_host = dec_data[DEC_HOST];
 wire d_event = dec_data[DEC_EVENT];
 wire [3:0] d_reason = dec_data[DEC_REASON +: 4];
 wire [31:0] d_aux = dec_data[DEC_AUX +: 32];
-wire [9:0] d_gid = dec_data[DEC_GID +: 10];
-wire [7:0] d_fwdr = dec_data[DEC_FWDR +: 8];
 wire d_vlan = dec_data[DEC_VLAN];
+// forward
+wire [47:0] d_dmac = dec_data[DEC_DMAC +: 48];
+wire [47:0] d_smac = dec_data[DEC_SMAC +: 48];
+wire [31:0] d_natip = dec_data[DEC_NATIP +: 32];
+wire [15:0] d_natport = dec_data[DEC_NATPORT +: 16];
+wire [15:0] d_l4cs = dec_data[DEC_L4CS +: 16];
+wire [15:0] d_hc = dec_data[DEC_HC +: 16];
+wire [7:0] d_ttl = dec_data[DEC_TTL +: 8];
+wire d_nat_src = dec_data[DEC_NAT_SRC];
+wire d_nat_dst = dec_data[DEC_NAT_DST];
+wire d_nat_port = dec_data[DEC_NAT_PORT];
+wire d_l4cs_tcp = dec_data[DEC_L4CS_TCP];
+wire d_l4cs_udp = dec_data[DEC_L4CS_UDP];
+// ARP reply
+wire [47:0] d_sha = dec_data[DEC_SHA +: 48];
+wire [47:0] d_vmac = dec_data[DEC_VMAC +: 48];
+wire [31:0] d_tpa = dec_data[DEC_TPA +: 32];
+wire [15:0] d_tci = dec_data[DEC_TCI +: 16];
+wire [31:0] d_spa = dec_data[DEC_SPA +: 32];
 
 // sizes in words
 wire [15:0] frame_words = (d_len >> LWB) + {15'd0, (d_len & WB_M1) != 16'd0};
-wire [15:0] hdr_words = d_len > 16'd64 ? HDR_WORDS : frame_words;
-wire [15:0] data_words = d_has_data ? frame_words - HDR_WORDS : 16'd0;
+// the engine decides every frame without data (oversize) a drop
+wire [15:0] data_words = d_has_data ? frame_words : 16'd0;
 wire [15:0] reply_words = d_vlan ? REPLY_WORDS_VLAN : REPLY_WORDS;
 wire [15:0] host_total = META_WORDS + (d_host ? frame_words : 16'd0);
 
@@ -133,7 +143,6 @@ wire [WB-1:0] reply_keep = keep_for(d_vlan ? 16'd64 : 16'd60);
 // SHA = vMAC, SPA = VIP (= the request's TPA), THA = request's SHA, TPA = request's SPA, zero padded
 // Built one word at a time, and only while an ARP decision that is not a forward is at the head (the
 // only time it is sent).
-wire [47:0] vmac = {24'h0007b4, 6'd0, d_gid, d_fwdr};
 localparam [63:0] ARP_FIXED = 64'h0200_0406_0008_0100;   // bytes l3..l3+7: htype 1, ptype 0800, 6, 4, oper 2
 
 
@@ -167,16 +176,11 @@ reg punt;
 reg full;
 reg take_time;
 
-// header / frame word j of the current decision's frame: header words, then FIFO words
-wire [15:0] j_host = idx - META_WORDS;
-wire [15:0] j = phase == P_HOST ? j_host : idx;
-wire from_hdr = j < hdr_words;
-wire [DATA_W-1:0] hdr_word = d_hdr[j[5-LWB:0]*DATA_W +: DATA_W];
 wire [DATA_W-1:0] meta_word = meta[idx[3-LWB:0]*DATA_W +: DATA_W];
 wire xfer = m_axis_tvalid && m_axis_tready;
 
 reg [DATA_W-1:0] reply_word;
-wire [5:0] reply_p0 = idx[5:0] << LWB;     // first reply byte of word idx (the reply repeats every 64 bytes)
+wire [5:0] reply_p0 = idx[5:0] << LWB;     // first byte of word idx (only words 0..63/WB use it)
 // byte p of the reply, p = pi (0..63); q = its position in an untagged reply (o = l3 - 14)
 integer pi, q, o;
 always @* begin
@@ -190,11 +194,11 @@ always @* begin
             pi = {26'd0, reply_p0 + k[5:0]};
             q = pi - o;
             if (pi < 6) begin
-                reply_word[8*k +: 8] = d_hdr[8*(22 + o + pi) +: 8];       // dst = request's SHA
+                reply_word[8*k +: 8] = d_sha[8*(5 - pi) +: 8];            // dst = request's SHA
             end else if (pi < 12) begin
-                reply_word[8*k +: 8] = vmac[8*(11 - pi) +: 8];            // src = vMAC
+                reply_word[8*k +: 8] = d_vmac[8*(11 - pi) +: 8];          // src = vMAC
             end else if (d_vlan && pi < 16) begin
-                reply_word[8*k +: 8] = d_hdr[8*pi +: 8];                  // 0x8100 + TCI as received
+                reply_word[8*k +: 8] = pi == 12 ? 8'h81 : pi == 13 ? 8'h00 : d_tci[8*(15 - pi) +: 8];
             end else if (q == 12) begin
                 reply_word[8*k +: 8] = 8'h08;
             end else if (q == 13) begin
@@ -202,11 +206,50 @@ always @* begin
             end else if (q >= 14 && q < 22) begin
                 reply_word[8*k +: 8] = ARP_FIXED[8*(q - 14) +: 8];
             end else if (q >= 22 && q < 28) begin
-                reply_word[8*k +: 8] = vmac[8*(27 - q) +: 8];             // SHA = vMAC
+                reply_word[8*k +: 8] = d_vmac[8*(27 - q) +: 8];           // SHA = vMAC
             end else if (q >= 28 && q < 32) begin
-                reply_word[8*k +: 8] = d_hdr[8*(q + 10 + o) +: 8];        // SPA = VIP (request's TPA)
-            end else if (q >= 32 && q < 42) begin
-                reply_word[8*k +: 8] = d_hdr[8*(q - 10 + o) +: 8];        // THA = request's SHA, TPA = its SPA
+                reply_word[8*k +: 8] = d_tpa[8*(31 - q) +: 8];            // SPA = VIP (request's TPA)
+            end else if (q >= 32 && q < 38) begin
+                reply_word[8*k +: 8] = d_sha[8*(37 - q) +: 8];            // THA = request's SHA
+            end else if (q >= 38 && q < 42) begin
+                reply_word[8*k +: 8] = d_spa[8*(41 - q) +: 8];            // TPA = request's SPA
+            end
+        end
+    end
+end
+
+// a forwarded frame's word idx as it leaves: the FIFO word with the rewritten bytes put in (all of them
+// lie in the first 64 bytes; the TCP/UDP fields only exist where the engine set their flags)
+reg [DATA_W-1:0] fwd_word;
+integer fp, fq;
+always @* begin
+    fwd_word = rxf_data;
+    fp = 0;
+    fq = 0;
+    if (dec_valid && d_fwd && idx < HDR_WORDS) begin
+        for (k = 0; k < WB; k = k + 1) begin
+            fp = {26'd0, reply_p0 + k[5:0]};
+            fq = fp - (d_vlan ? 4 : 0);
+            if (fp < 6) begin
+                fwd_word[8*k +: 8] = d_dmac[8*(5 - fp) +: 8];
+            end else if (fp < 12) begin
+                fwd_word[8*k +: 8] = d_smac[8*(11 - fp) +: 8];
+            end else if (fq == 22) begin
+                fwd_word[8*k +: 8] = d_ttl;
+            end else if (fq == 24 || fq == 25) begin
+                fwd_word[8*k +: 8] = d_hc[8*(25 - fq) +: 8];
+            end else if (fq >= 26 && fq < 30 && d_nat_src) begin
+                fwd_word[8*k +: 8] = d_natip[8*(29 - fq) +: 8];
+            end else if (fq >= 30 && fq < 34 && d_nat_dst) begin
+                fwd_word[8*k +: 8] = d_natip[8*(33 - fq) +: 8];
+            end else if (fq >= 34 && fq < 36 && d_nat_port && d_nat_src) begin
+                fwd_word[8*k +: 8] = d_natport[8*(35 - fq) +: 8];
+            end else if (fq >= 36 && fq < 38 && d_nat_port && d_nat_dst) begin
+                fwd_word[8*k +: 8] = d_natport[8*(37 - fq) +: 8];
+            end else if (fq >= 40 && fq < 42 && d_l4cs_udp) begin
+                fwd_word[8*k +: 8] = d_l4cs[8*(41 - fq) +: 8];
+            end else if (fq >= 50 && fq < 52 && d_l4cs_tcp) begin
+                fwd_word[8*k +: 8] = d_l4cs[8*(51 - fq) +: 8];
             end
         end
     end
@@ -223,7 +266,7 @@ end
 
 // outputs: a function of the head decision and the state only (not of tready)
 always @* begin
-    m_axis_tdata = hdr_word;
+    m_axis_tdata = rxf_data;
     m_axis_tkeep = KEEP_ALL;
     m_axis_tvalid = 1'b0;
     m_axis_tlast = 1'b0;
@@ -233,8 +276,8 @@ always @* begin
             P_MAIN: begin
                 if (d_fwd) begin
                     m_axis_tdest = {1'b0, d_fwd_port};
-                    m_axis_tdata = from_hdr ? hdr_word : rxf_data;
-                    m_axis_tvalid = from_hdr || rxf_valid;
+                    m_axis_tdata = fwd_word;
+                    m_axis_tvalid = rxf_valid;
                     m_axis_tlast = idx == frame_words - 16'd1;
                     m_axis_tkeep = m_axis_tlast ? last_keep : KEEP_ALL;
                 end else begin
@@ -250,8 +293,8 @@ always @* begin
                     m_axis_tdata = meta_word;
                     m_axis_tvalid = 1'b1;
                 end else begin
-                    m_axis_tdata = from_hdr ? hdr_word : rxf_data;
-                    m_axis_tvalid = from_hdr || rxf_valid;
+                    m_axis_tdata = rxf_data;
+                    m_axis_tvalid = rxf_valid;
                 end
                 m_axis_tlast = idx == host_total - 16'd1;
                 m_axis_tkeep = m_axis_tlast && d_host ? last_keep : KEEP_ALL;
@@ -279,10 +322,8 @@ always @* begin
                 if (d_fwd) begin
                     if (xfer) begin
                         idx_next = idx + 16'd1;
-                        if (!from_hdr) begin
-                            pop_rxf = 1'b1;
-                            dleft_next = dleft - 16'd1;
-                        end
+                        pop_rxf = 1'b1;
+                        dleft_next = dleft - 16'd1;
                         if (m_axis_tlast) begin
                             if (d_event) begin
                                 phase_next = P_RES;
@@ -328,7 +369,7 @@ always @* begin
             P_HOST: begin
                 if (xfer) begin
                     idx_next = idx + 16'd1;
-                    if (idx >= META_WORDS && !from_hdr) begin
+                    if (idx >= META_WORDS) begin
                         pop_rxf = 1'b1;
                         dleft_next = dleft - 16'd1;
                     end

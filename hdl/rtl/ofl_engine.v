@@ -2,18 +2,19 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// The shared lookup engine. One descriptor per cycle from the two ingress ports (round-robin when
-// both wait), a fixed pipeline, one decision per descriptor written into the ingress port's
-// decision FIFO LATENCY cycles after it was accepted:
+// The shared lookup engine. One descriptor per FT_READ_CYCLES cycles from the two ingress ports
+// (round-robin when both wait), a fixed pipeline whose stages each take FT_READ_CYCLES cycles, one
+// decision per descriptor written into the ingress port's decision FIFO 4 * FT_READ_CYCLES cycles
+// after it was accepted:
 //
 //   accept  decode (ofl_decode, registered), port MAC compare; the vMAC filter and group VIP
 //           compares run in ofl_csr, which returns registered match bits                      -> A
-//   A       classification up to the lookup, bucket hashes -> 8 way memories, slot table,
-//           stash compare, round-robin pointer                                               -> B
+//   A       classification up to the lookup, bucket hashes -> way memories (read over the
+//           stage's cycles), slot table, stash compare, round-robin pointer                   -> B
 //   B       way compare, lowest index wins, TTL / FIN-RST; LAST_SEEN write; next-hop and
 //           ARP reply counter reads                                                          -> C
 //   C       ARP reply counter write (forwarded for back-to-back updates), checksum updates,
-//           header buffer read and splice into the decision register                         -> D
+//           the rewrite values (or the ARP reply's fields) into the decision register           -> D
 //   D       decision write, counter pulses
 //
 // Simulation speed (Verilator): a stage's registers load only when a valid item enters it, wide
@@ -28,7 +29,9 @@ module ofl_engine #(
     parameter FT_STASH = 4,
     parameter GROUPS = 16,
     parameter VMACS = 64,
-    parameter NEXTHOPS = 256
+    parameter NEXTHOPS = 256,
+    // cycles a lookup reads the flow table over: 1, 2 or 4 (see "flow table ways" below)
+    parameter FT_READ_CYCLES = 1
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -46,8 +49,8 @@ module ofl_engine #(
     input  wire                 s_desc1_valid,
     output wire                 s_desc1_ready,
 
-    // decision for the port's decision FIFO (layout: see DEC_* below and ofl_dispatch)
-    output wire [588:0]         m_dec_data,     // DEC_W bits
+    // decision for the port's decision FIFO (layout: ofl_dec.vh)
+    output wire [247:0]         m_dec_data,     // DEC_W bits
     output wire                 m_dec_valid0,
     output wire                 m_dec_valid1,
 
@@ -92,21 +95,7 @@ module ofl_engine #(
 
 `include "offload_regs.vh"
 
-// decision record
-localparam DEC_HDR = 0;
-localparam DEC_LEN = 512;
-localparam DEC_HAS_DATA = 528;
-localparam DEC_FWD = 529;
-localparam DEC_FWD_PORT = 530;
-localparam DEC_ARP = 531;
-localparam DEC_HOST = 532;
-localparam DEC_EVENT = 533;
-localparam DEC_REASON = 534;
-localparam DEC_AUX = 538;
-localparam DEC_GID = 570;
-localparam DEC_FWDR = 580;
-localparam DEC_VLAN = 588;
-localparam DEC_W = 589;
+`include "ofl_dec.vh"
 
 // table operations (ofl_csr issues them)
 localparam [3:0] OP_FT_WRITE = 4'd1;
@@ -126,6 +115,14 @@ localparam SW = FT_STASH > 1 ? $clog2(FT_STASH) : 1;
 localparam GW = $clog2(GROUPS);
 localparam SAW = GW + 8;
 localparam NHW = $clog2(NEXTHOPS);
+localparam S = FT_READ_CYCLES;
+localparam LS = S == 4 ? 2 : S == 2 ? 1 : 0;
+localparam PHW = LS > 0 ? LS : 1;
+localparam MPS = 4 / S;               // way memories per sub-table
+localparam NM = 2 * MPS;
+localparam AWW = BW + LS;             // way memory address: bucket, then the read phase
+localparam PH_LAST_I = S - 1;
+localparam [PHW-1:0] PH_LAST = PH_LAST_I[PHW-1:0];
 
 localparam [1:0] K_DROP = 2'd0;
 localparam [1:0] K_HOST = 2'd1;
@@ -166,20 +163,30 @@ initial begin
         $error("ofl_engine: NEXTHOPS must be a power of two, 2..256");
         $finish;
     end
+    if (S != 1 && S != 2 && S != 4) begin
+        $error("ofl_engine: FT_READ_CYCLES must be 1, 2 or 4");
+        $finish;
+    end
 end
 `endif
 
 // ---------------------------------------------------------------- freeze for CSR table accesses
 reg f2_reg = 1'b0;
 wire f1 = tbl_req && !f2_reg;
-wire adv = !(f1 || f2_reg);
+// Every cycle outside a freeze is a step; the pipeline advances on every S-th step (read phase
+// ph_reg = S - 1), so an item spends S steps in each stage (all of them when S = 1).
+wire step = !(f1 || f2_reg);
+reg [PHW-1:0] ph_reg = 0;
+wire adv = step && ph_reg == PH_LAST;
 assign tbl_done = f2_reg;
 
 wire [3:0] op = tbl_op;
 wire csr_ft_main = tbl_idx < FT_MAIN;
 wire csr_ft_stash = !csr_ft_main && tbl_idx < FT_ENTRIES;
-wire [2:0] csr_ft_mem = {tbl_idx[BW+2], tbl_idx[1:0]};
 wire [BW-1:0] csr_ft_bkt = tbl_idx[BW+1:2];
+// entry {sub, bucket, way} lives in way memory sub * MPS + way % MPS, at read phase way / MPS
+wire [31:0] csr_ft_mem = {31'd0, tbl_idx[BW+2]} * MPS + {30'd0, tbl_idx[1:0]} % MPS;
+wire [31:0] csr_ft_row = {30'd0, tbl_idx[1:0]} / MPS;
 // FT_MAIN is a multiple of 16 and FT_STASH at most 16, so the low index bits are the stash slot
 wire [SW-1:0] csr_stash = tbl_idx[SW-1:0];
 wire csr_slot_ok = tbl_idx < GROUPS * 256;
@@ -210,6 +217,26 @@ wire [31:0] tpa_l = grant1 ? tpa1_l : tpa0_l;
 assign lk_en = accept;
 assign lk_dmac = mac_be(grant1 ? s_desc1_hdr[47:0] : s_desc0_hdr[47:0]);
 assign lk_tpa = {tpa_l[7:0], tpa_l[15:8], tpa_l[23:16], tpa_l[31:24]};
+// ARP sender MAC (bytes l3 + 8..13) and IP (l3 + 14..17), big-endian, and the VLAN TCI (bytes 14..15),
+// from header bytes 12..35
+/* verilator lint_off UNUSEDSIGNAL */
+function [95:0] arp_sender;
+    input [191:0] h;
+    reg [47:0] l;
+    reg [31:0] ip;
+    begin
+        if (h[0 +: 16] == 16'h0081) begin
+            l = h[8*14 +: 48];
+            ip = h[8*20 +: 32];
+        end else begin
+            l = h[8*10 +: 48];
+            ip = h[8*16 +: 32];
+        end
+        arp_sender = {mac_be(l), ip[7:0], ip[15:8], ip[23:16], ip[31:24], h[8*2 +: 8], h[8*3 +: 8]};
+    end
+endfunction
+/* verilator lint_on UNUSEDSIGNAL */
+wire [95:0] sender_in = arp_sender(grant1 ? s_desc1_hdr[8*12 +: 192] : s_desc0_hdr[8*12 +: 192]);
 
 wire d_bcast, d_mcast, d_vlan, d_runt, d_is_arp, d_arp_short, d_arp_request;
 wire [7:0] d_sha_crc;
@@ -236,10 +263,12 @@ ofl_decode #(.BW(BW)) u_decode (
 reg v_a = 1'b0;
 reg port_a, ovs_a, own_m_a;
 reg [15:0] len_a;
-// The header rides along the stages as a plain register per stage (loaded with the stage's other
-// registers): 3 x 512 flip-flops with enables. The earlier 8-entry buffer indexed by a tag cost 4096
-// flip-flops and a 512-bit 8:1 read mux.
-reg [511:0] hdr_a, hdr_b, hdr_c;
+// Of the header only what an ARP reply needs rides along the stages (the frame itself waits whole in
+// the RX FIFO, and a forward is rewritten from the decision's values): sender MAC and IP, target IP,
+// the VLAN TCI.
+reg [47:0] sha_a, sha_b, sha_c;
+reg [31:0] spa_a, spa_b, spa_c, tpa_a, tpa_b, tpa_c;
+reg [15:0] tci_a, tci_b, tci_c;
 
 always @(posedge clk) begin
     if (adv) begin
@@ -252,13 +281,15 @@ always @(posedge clk) begin
             len_a <= s_desc1_len;
             ovs_a <= s_desc1_ovs;
             own_m_a <= lk_dmac == port_mac1;
-            hdr_a <= s_desc1_hdr;
         end else begin
             len_a <= s_desc0_len;
             ovs_a <= s_desc0_ovs;
             own_m_a <= lk_dmac == port_mac0;
-            hdr_a <= s_desc0_hdr;
         end
+        sha_a <= sender_in[95:48];
+        spa_a <= sender_in[47:16];
+        tpa_a <= lk_tpa;
+        tci_a <= sender_in[15:0];
     end
     if (rst) begin
         v_a <= 1'b0;
@@ -387,7 +418,10 @@ always @(posedge clk) begin
         port_b <= port_a;
         ovs_b <= ovs_a;
         len_b <= len_a;
-        hdr_b <= hdr_a;
+        sha_b <= sha_a;
+        spa_b <= spa_a;
+        tpa_b <= tpa_a;
+        tci_b <= tci_a;
         kind_b <= kind_an;
         dcnt_b <= dcnt_an;
         reason_b <= reason_an;
@@ -418,32 +452,70 @@ end
 wire rd_en_b = f1 || f2_reg || (adv && v_a);
 wire rd_en_c = f1 || f2_reg || (adv && v_b);
 
-// flow table ways: memory m = sub * 4 + way, one synchronous read per cycle each
+always @(posedge clk) begin
+    if (step) begin
+        ph_reg <= ph_reg == PH_LAST ? {PHW{1'b0}} : ph_reg + 1'b1;
+    end
+    if (rst) begin
+        ph_reg <= 0;
+    end
+end
+
+// flow table ways: the 4 ways of a sub-table's bucket are spread over MPS = 4 / S memories, S ways
+// each at consecutive addresses; in read phase r (0..S-1, the item in stage A) memory m of a
+// sub-table reads way r * MPS + m of the item's bucket, so its registered output holds read phase
+// r - 1 of the stage-A item, or for r = 0 the last phase of the stage-B item. Why: at S = 4 a
+// sub-table is one memory 4 * FT_BUCKETS deep instead of four FT_BUCKETS deep, which packs small
+// tables into a quarter of the block RAMs; the price is one lookup per S cycles.
+/* verilator lint_off UNUSEDSIGNAL */
+function [AWW-1:0] way_addr;
+    input [BW-1:0] bkt;
+    input [31:0] r;
+    reg [31:0] t;
+    begin
+        t = {{(32-BW){1'b0}}, bkt} * S + r;
+        way_addr = t[AWW-1:0];
+    end
+endfunction
+/* verilator lint_on UNUSEDSIGNAL */
+wire [31:0] ph32 = {{(32-PHW){1'b0}}, ph_reg};
+// the read phase the memory outputs hold (what F2 re-reads after a CSR access clobbered them)
+wire [31:0] q_ph = ph_reg == 0 ? S - 1 : ph32 - 1;
+wire q_of_a = ph_reg != 0;
+wire [165*8-1:0] way_q;
+
 genvar gm;
 generate
-    for (gm = 0; gm < 8; gm = gm + 1) begin : way
-        reg [164:0] mem[0:FT_BUCKETS-1];
+    for (gm = 0; gm < NM; gm = gm + 1) begin : way
+        reg [164:0] mem[0:FT_BUCKETS*S-1];
         reg [164:0] q;
         integer n;
         initial begin
-            for (n = 0; n < FT_BUCKETS; n = n + 1) begin
+            for (n = 0; n < FT_BUCKETS * S; n = n + 1) begin
                 mem[n] = 165'd0;
             end
         end
-        wire [BW-1:0] eng_addr = gm < 4 ? bkt_a_a : bkt_b_a;
-        wire [BW-1:0] rep_addr = gm < 4 ? bkt_a_b : bkt_b_b;
-        wire [BW-1:0] rd_addr = f1 ? csr_ft_bkt : f2_reg ? rep_addr : eng_addr;
+        wire [BW-1:0] bkt_a = gm < MPS ? bkt_a_a : bkt_b_a;
+        wire [BW-1:0] bkt_b = gm < MPS ? bkt_a_b : bkt_b_b;
+        wire [AWW-1:0] eng_addr = way_addr(bkt_a, ph32);
+        wire [AWW-1:0] rep_addr = way_addr(q_of_a ? bkt_a : bkt_b, q_ph);
+        wire [AWW-1:0] csr_addr = way_addr(csr_ft_bkt, csr_ft_row);
+        wire [AWW-1:0] rd_addr = f1 ? csr_addr : f2_reg ? rep_addr : eng_addr;
         wire sel = csr_ft_main && csr_ft_mem == gm;
         wire we = sel && ((f1 && op == OP_FT_WRITE) || (f2_reg && op == OP_FT_INV));
         always @(posedge clk) begin
-            if (rd_en_b) begin
+            if (f1 || f2_reg || (step && v_a)) begin
                 q <= mem[rd_addr];
             end
             // invalidate is a read-modify-write: read in F1, write back without the valid bit in F2
             if (we) begin
-                mem[csr_ft_bkt] <= op == OP_FT_INV ? {q[164:106], 1'b0, q[104:0]} : tbl_ft_w;
+                mem[csr_addr] <= op == OP_FT_INV ? {q[164:106], 1'b0, q[104:0]} : tbl_ft_w;
             end
         end
+        assign way_q[165*gm +: 165] = q;
+    end
+    for (gm = NM; gm < 8; gm = gm + 1) begin : way_none
+        assign way_q[165*gm +: 165] = 165'd0;
     end
 endgenerate
 
@@ -482,25 +554,69 @@ always @(posedge clk) begin
 end
 
 // ---------------------------------------------------------------- stage B: flow compare
-// way w's read register is way[w].q (one macro per way: generate blocks take constant indices)
-`define OFL_WAY_HIT(w, sub, wy, bkt) \
-        if (way[w].q[M_VALID] && way[w].q[M_KEY +: 105] == key_b) begin \
-            hit_bn = 1'b1; \
-            main_idx = {sub, bkt, wy}; \
-            hit_idx_bn = {{(FIW-BW-3){1'b0}}, main_idx}; \
-            hit_act_bn = way[w].q[M_ACT +: 59]; \
+// Each step compares the memory outputs (read phase q_ph) with the key of the item they belong to.
+// Per sub-table the first hit found is kept (an earlier phase, or a lower memory, is a lower way):
+// over phases 0..S-2 in stage A (acc_*), then at phase 0 in stage B the last phase is added. With
+// S = 1 that is all combinational in stage B, as the pipeline has always worked; with S > 1 the
+// result is registered (res_*) and read at the advance.
+reg [1:0] cmp_hit;
+reg [3:0] cmp_way;
+reg [117:0] cmp_act;
+reg [1:0] acc_hit = 2'd0;
+reg [3:0] acc_way;
+reg [117:0] acc_act;
+reg [1:0] res_hit;
+reg [3:0] res_way;
+reg [117:0] res_act;
+wire [104:0] cmp_key = q_of_a ? key_a : key_b;
+integer sb, ml;
+always @* begin
+    for (sb = 0; sb < 2; sb = sb + 1) begin
+        cmp_hit[sb] = acc_hit[sb];
+        cmp_way[2*sb +: 2] = acc_way[2*sb +: 2];
+        cmp_act[59*sb +: 59] = acc_act[59*sb +: 59];
+        if (!acc_hit[sb]) begin
+            // from the highest memory down, so the lowest matching way is the one left
+            for (ml = MPS - 1; ml >= 0; ml = ml - 1) begin
+                if (way_q[165*(sb*MPS + ml) + M_VALID] && way_q[165*(sb*MPS + ml) + M_KEY +: 105] == cmp_key) begin
+                    cmp_hit[sb] = 1'b1;
+                    cmp_way[2*sb +: 2] = q_ph[1:0] * MPS[1:0] + ml[1:0];
+                    cmp_act[59*sb +: 59] = way_q[165*(sb*MPS + ml) + M_ACT +: 59];
+                end
+            end
         end
+    end
+end
+always @(posedge clk) begin
+    if (step) begin
+        if (!q_of_a) begin
+            res_hit <= cmp_hit;
+            res_way <= cmp_way;
+            res_act <= cmp_act;
+            acc_hit <= 2'd0;
+        end else if (v_a) begin
+            acc_hit <= cmp_hit;
+            acc_way <= cmp_way;
+            acc_act <= cmp_act;
+        end
+    end
+    if (rst || S == 1) begin
+        acc_hit <= 2'd0;
+    end
+end
+wire [1:0] b_hit = S == 1 ? cmp_hit : res_hit;
+wire [3:0] b_way = S == 1 ? cmp_way : res_way;
+wire [117:0] b_act = S == 1 ? cmp_act : res_act;
+
 reg hit_bn;
 reg [FIW-1:0] hit_idx_bn;
 reg [58:0] hit_act_bn;
-reg [BW+2:0] main_idx;
 always @* begin
     hit_bn = 1'b0;
     hit_idx_bn = 0;
     hit_act_bn = 59'd0;
-    main_idx = 0;
     if (v_b && kind_b == K_FWD) begin
-        // scan from the highest index down so the lowest matching index is the one left
+        // lowest index wins: sub-table 0, then sub-table 1, then the stash (scanned from the top down)
         for (i = FT_STASH - 1; i >= 0; i = i - 1) begin
             if (stash_m_b[i]) begin
                 hit_bn = 1'b1;
@@ -508,14 +624,13 @@ always @* begin
                 hit_act_bn = stash_act[i];
             end
         end
-        `OFL_WAY_HIT(7, 1'b1, 2'd3, bkt_b_b)
-        `OFL_WAY_HIT(6, 1'b1, 2'd2, bkt_b_b)
-        `OFL_WAY_HIT(5, 1'b1, 2'd1, bkt_b_b)
-        `OFL_WAY_HIT(4, 1'b1, 2'd0, bkt_b_b)
-        `OFL_WAY_HIT(3, 1'b0, 2'd3, bkt_a_b)
-        `OFL_WAY_HIT(2, 1'b0, 2'd2, bkt_a_b)
-        `OFL_WAY_HIT(1, 1'b0, 2'd1, bkt_a_b)
-        `OFL_WAY_HIT(0, 1'b0, 2'd0, bkt_a_b)
+        for (sb = 1; sb >= 0; sb = sb - 1) begin
+            if (b_hit[sb]) begin
+                hit_bn = 1'b1;
+                hit_idx_bn = {{(FIW-BW-3){1'b0}}, sb[0], sb == 0 ? bkt_a_b : bkt_b_b, b_way[2*sb +: 2]};
+                hit_act_bn = b_act[59*sb +: 59];
+            end
+        end
     end
 end
 
@@ -566,7 +681,6 @@ always @* begin
     endcase
 end
 
-`undef OFL_WAY_HIT
 
 // LAST_SEEN: written on every hit and by FT_CMD WRITE; read only by FT_CMD READ
 reg [31:0] ls_mem[0:FT_ENTRIES-1];
@@ -616,7 +730,10 @@ always @(posedge clk) begin
         port_c <= port_b;
         ovs_c <= ovs_b;
         len_c <= len_b;
-        hdr_c <= hdr_b;
+        sha_c <= sha_b;
+        spa_c <= spa_b;
+        tpa_c <= tpa_b;
+        tci_c <= tci_b;
         kind_c <= kind_bn;
         reason_c <= reason_bn;
         aux_c <= aux_bn;
@@ -747,47 +864,9 @@ wire [15:0] l4cs_calc = ~fold(l4_sum);
 wire l4_upd_cn = nat_ip && l4 && !(is_udp_c && l4cs_c == 16'd0);
 wire [15:0] l4cs_new = is_udp_c && l4cs_calc == 16'd0 ? 16'hFFFF : l4cs_calc;
 
-// ---------------------------------------------------------------- C -> D: header splice, decision
-function [47:0] mac_lanes;   // MAC (byte 0 in [47:40]) to frame byte lanes (byte 0 in [7:0])
-    input [47:0] m;
-    begin
-        mac_lanes = {m[7:0], m[15:8], m[23:16], m[31:24], m[39:32], m[47:40]};
-    end
-endfunction
-
-// the L3/L4 fields of a forwarded header at L3 offset l3 (a constant)
+// ---------------------------------------------------------------- C -> D: rewrite values, decision
 wire [7:0] ttl_out = ttl_dec_c ? ttl_new : ttl_c;
-wire [31:0] sip_out = nat_src ? natip_c : sip_c;
-wire [31:0] dip_out = nat_dst ? natip_c : dip_c;
-wire [15:0] sport_out = nat_port && nat_src ? natport_c : sport_c;
-wire [15:0] dport_out = nat_port && nat_dst ? natport_c : dport_c;
-`define OFL_HB(l3, i) dec_reg[DEC_HDR + 8*((l3)+(i)) +: 8]
-`define OFL_SPLICE_L3(l3) \
-    `OFL_HB(l3, 8) <= ttl_out; \
-    `OFL_HB(l3, 10) <= hc_new[15:8]; \
-    `OFL_HB(l3, 11) <= hc_new[7:0]; \
-    `OFL_HB(l3, 12) <= sip_out[31:24]; \
-    `OFL_HB(l3, 13) <= sip_out[23:16]; \
-    `OFL_HB(l3, 14) <= sip_out[15:8]; \
-    `OFL_HB(l3, 15) <= sip_out[7:0]; \
-    `OFL_HB(l3, 16) <= dip_out[31:24]; \
-    `OFL_HB(l3, 17) <= dip_out[23:16]; \
-    `OFL_HB(l3, 18) <= dip_out[15:8]; \
-    `OFL_HB(l3, 19) <= dip_out[7:0]; \
-    if (is_tcp_c || is_udp_c) begin \
-        `OFL_HB(l3, 20) <= sport_out[15:8]; \
-        `OFL_HB(l3, 21) <= sport_out[7:0]; \
-        `OFL_HB(l3, 22) <= dport_out[15:8]; \
-        `OFL_HB(l3, 23) <= dport_out[7:0]; \
-    end \
-    if (l4_upd_cn && is_tcp_c) begin \
-        `OFL_HB(l3, 36) <= l4cs_new[15:8]; \
-        `OFL_HB(l3, 37) <= l4cs_new[7:0]; \
-    end \
-    if (l4_upd_cn && is_udp_c) begin \
-        `OFL_HB(l3, 26) <= l4cs_new[15:8]; \
-        `OFL_HB(l3, 27) <= l4cs_new[7:0]; \
-    end
+wire [47:0] vmac_c = {24'h0007b4, 6'd0, gid_c, fwdr_c};
 
 // ---------------------------------------------------------------- stage D: the decision register
 reg v_d = 1'b0;
@@ -803,20 +882,30 @@ always @(posedge clk) begin
     if (adv && v_c) begin
         port_d <= port_c;
         cnt_d <= cnt_c;
-        dec_reg[DEC_HDR +: 512] <= hdr_c;
-        // a forward: the next hop's MACs, TTL, addresses, ports and checksums rewritten in place
-        // (later nonblocking writes of the same bits win)
+        // a forward: what the dispatcher writes over the frame as it streams (ofl_dec.vh); an ARP
+        // reply: the request's fields it is built from
         if (fwd_c) begin
-            dec_reg[DEC_HDR +: 48] <= mac_lanes(nh_q[95:48]);
-            dec_reg[DEC_HDR + 48 +: 48] <= mac_lanes(nh_q[47:0]);
-            if (vlan_c) begin
-                `OFL_SPLICE_L3(18)
-            end else begin
-                `OFL_SPLICE_L3(14)
-            end
+            dec_reg[DEC_DMAC +: 48] <= nh_q[95:48];
+            dec_reg[DEC_SMAC +: 48] <= nh_q[47:0];
+            dec_reg[DEC_NATIP +: 32] <= natip_c;
+            dec_reg[DEC_NATPORT +: 16] <= natport_c;
+            dec_reg[DEC_L4CS +: 16] <= l4cs_new;
+            dec_reg[DEC_HC +: 16] <= hc_new;
+            dec_reg[DEC_TTL +: 8] <= ttl_out;
+            dec_reg[DEC_NAT_SRC] <= nat_src;
+            dec_reg[DEC_NAT_DST] <= nat_dst;
+            dec_reg[DEC_NAT_PORT] <= nat_port;
+            dec_reg[DEC_L4CS_TCP] <= l4_upd_cn && is_tcp_c;
+            dec_reg[DEC_L4CS_UDP] <= l4_upd_cn && is_udp_c;
+        end else begin
+            dec_reg[DEC_SHA +: 48] <= sha_c;
+            dec_reg[DEC_VMAC +: 48] <= vmac_c;
+            dec_reg[DEC_TPA +: 32] <= tpa_c;
+            dec_reg[DEC_TCI +: 16] <= tci_c;
+            dec_reg[DEC_SPA +: 32] <= spa_c;
         end
         dec_reg[DEC_LEN +: 16] <= len_c;
-        dec_reg[DEC_HAS_DATA] <= !ovs_c && len_c > 16'd64;
+        dec_reg[DEC_HAS_DATA] <= !ovs_c;
         dec_reg[DEC_FWD] <= fwd_c;
         dec_reg[DEC_FWD_PORT] <= nh_q[96];
         dec_reg[DEC_ARP] <= kind_c == K_ARP;
@@ -824,17 +913,12 @@ always @(posedge clk) begin
         dec_reg[DEC_EVENT] <= fwd_c && event_c;
         dec_reg[DEC_REASON +: 4] <= reason_c;
         dec_reg[DEC_AUX +: 32] <= aux_c;
-        dec_reg[DEC_GID +: 10] <= gid_c;
-        dec_reg[DEC_FWDR +: 8] <= fwdr_c;
         dec_reg[DEC_VLAN] <= vlan_c;
     end
     if (rst) begin
         v_d <= 1'b0;
     end
 end
-
-`undef OFL_SPLICE_L3
-`undef OFL_HB
 
 assign m_dec_data = dec_reg;
 assign m_dec_valid0 = adv && v_d && !port_d;
@@ -850,16 +934,7 @@ always @* begin
     tbl_r32 = 32'd0;
     if (f2_reg) begin
         if (csr_ft_main) begin
-            case (csr_ft_mem)
-                3'd0: tbl_ft_r = way[0].q;
-                3'd1: tbl_ft_r = way[1].q;
-                3'd2: tbl_ft_r = way[2].q;
-                3'd3: tbl_ft_r = way[3].q;
-                3'd4: tbl_ft_r = way[4].q;
-                3'd5: tbl_ft_r = way[5].q;
-                3'd6: tbl_ft_r = way[6].q;
-                default: tbl_ft_r = way[7].q;
-            endcase
+            tbl_ft_r = way_q[165*csr_ft_mem[2:0] +: 165];
         end else if (csr_ft_stash) begin
             tbl_ft_r = {stash_act[csr_stash], stash_v[csr_stash], stash_key[csr_stash]};
         end

@@ -2,10 +2,9 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// Ingress port: store-and-forward. The first 64 bytes are captured into a header register (they
-// reach the egress from the decision, rewritten or not); only the bytes past them go into the port's
-// RX FIFO, so a frame of at most 64 bytes costs no FIFO traffic at all. At tlast a descriptor goes to
-// the lookup engine. The decisions a port can have outstanding are limited by credits, so the
+// Ingress port: store-and-forward. The whole frame goes into the port's RX FIFO (its one copy: the
+// dispatcher rewrites a forwarded frame as it streams out); the first 64 bytes are also captured into
+// a header register for the lookup engine's decode. At tlast a descriptor goes to the lookup engine. The decisions a port can have outstanding are limited by credits, so the
 // engine, which cannot stall, never overflows the port's decision FIFO.
 //
 // The descriptor also carries the IPv4 header checksum's sums, added up as the header streams in:
@@ -157,7 +156,7 @@ wire [19:0] cs18_now = cs18_reg + cs18_add;
 wire frame_end = xfer && s_axis_tlast;
 
 assign fifo_wr_data = s_axis_tdata;
-assign fifo_wr_en = xfer && !is_hdr_word && !ovs_now;
+assign fifo_wr_en = xfer && !ovs_now;
 assign fifo_commit = frame_end && !ovs_now;
 assign fifo_rollback = frame_end && ovs_now;
 

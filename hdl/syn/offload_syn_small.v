@@ -43,7 +43,7 @@ module offload_syn_small (
 
 offload_top #(
     .DATA_W(32), .FT_BUCKETS(16), .FT_STASH(2), .GROUPS(2), .VMACS(4), .NEXTHOPS(16),
-    .MAX_FRAME(1518), .RX_FIFO_DEPTH(512), .HOST_RX_DEPTH(512), .HOST_TX_DEPTH(512)
+    .MAX_FRAME(1518), .RX_FIFO_DEPTH(512), .HOST_RX_DEPTH(512), .HOST_TX_DEPTH(512), .FT_READ_CYCLES(4)
 ) u_top (
     .clk(clk), .rst(rst),
     .s_axis_rx0_tdata(s_axis_rx0_tdata), .s_axis_rx0_tkeep(s_axis_rx0_tkeep),

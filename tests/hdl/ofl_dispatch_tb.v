@@ -1,8 +1,11 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// ofl_dispatch: for each decision, in order: forward = header + FIFO data to the next hop's port;
-// ARP reply (built here from the request header, per docs/dataplane.md) out the ingress port, the
+// ofl_dispatch: the RX FIFO holds every frame whole (none for an oversize drop). For each decision,
+// in order: forward = the frame from the FIFO with the decision's values written over it (MACs, TTL,
+// IPv4 checksum, NAT address and port on the side its flags say, the TCP or UDP checksum; computed
+// here byte by byte from docs/dataplane.md's offsets) to the next hop's port; ARP reply (built here
+// from the request's fields in the decision, per docs/dataplane.md) out the ingress port, the
 // request's FIFO data popped alongside unless it is also copied to the host; host = reservation of
 // metadata + frame words, then 16 bytes of big-endian metadata (TIME = `now` in the grant cycle) +
 // the frame, or, refused, the data drained and cnt_host_full; FIN event = metadata only, after the
@@ -14,14 +17,14 @@ module ofl_dispatch_tb;
 parameter DATA_W = 64;
 parameter PORT = 0;
 localparam WB = DATA_W / 8;
-localparam HW = 64 / WB;
 localparam MW = 16 / WB;
 
 `define TB_NAME $sformatf("ofl_dispatch DATA_W=%0d PORT=%0d", DATA_W, PORT)
 `include "tb_common.vh"
+`include "ofl_dec.vh"
 
 reg rst = 1'b1;
-reg [588:0] dec_data = 0;
+reg [DEC_W-1:0] dec_data = 0;
 reg dec_valid = 1'b0, rxf_valid = 1'b0, m_tready = 1'b0, host_grant = 1'b0;
 reg [DATA_W-1:0] rxf_data = 0;
 reg [63:0] now = 0;
@@ -45,7 +48,7 @@ ofl_dispatch #(.DATA_W(DATA_W), .PORT(PORT)) dut (
 
 // decisions (ring of DN), their frames, and the RX FIFO words (tagged with their decision)
 localparam DN = 64, ML = 400, RN = 8192, EN = 1024;   // EN: a whole packet at DATA_W = 8
-reg [588:0] d_dec[0:DN-1];
+reg [DEC_W-1:0] d_dec[0:DN-1];
 reg [7:0] fr[0:DN-1][0:ML-1];
 integer d_len[0:DN-1], d_words[0:DN-1];
 integer d_in = 0, d_head = 0;
@@ -85,81 +88,89 @@ endtask
 
 task automatic new_decision;
     integer id, kind, len, vlan, l3;
-    reg [588:0] d;
+    reg [DEC_W-1:0] d;
     id = d_in % DN;
     kind = rnd(5);    // 0 drop, 1 forward, 2 forward + FIN event, 3 ARP reply (+ copy), 4 host
     n_kind[kind]++;
-    vlan = kind == 3 && chance(30);
+    vlan = (kind >= 1 && kind <= 3) && chance(30);
     l3 = vlan ? 18 : 14;
     len = kind == 3 ? l3 + 28 + rnd(60) : chance(40) ? 14 + rnd(51) : 65 + rnd(ML - 65);
     d = 0;
     for (int i = 0; i < len; i++) fr[id][i] = $random(seed);
-    for (int i = 0; i < 64; i++) d[8*i +: 8] = i < len ? fr[id][i] : 8'd0;
-    d[512 +: 16] = len;
-    d[528] = len > 64 && !(kind == 0 && chance(30));   // a dropped oversize frame left no data
-    d[529] = kind == 1 || kind == 2;
-    d[530] = rnd(2);
-    d[531] = kind == 3;
-    d[532] = kind == 4 || (kind == 3 && chance(50));
-    d[533] = kind == 2;
-    d[534 +: 4] = 1 + rnd(9);
-    d[538 +: 32] = $random(seed);
-    d[570 +: 10] = $random(seed);
-    d[580 +: 8] = $random(seed);
-    d[588] = vlan;
+    // the union's bits at random: the dispatcher must read them as FWD / ARP say (flags included)
+    for (int i = 0; i < DEC_LEN; i += 32) d[i +: 32] = $random(seed);
+    d[DEC_LEN +: 16] = len;
+    d[DEC_HAS_DATA] = !(kind == 0 && chance(30));   // a dropped oversize frame left no data
+    d[DEC_FWD] = kind == 1 || kind == 2;
+    d[DEC_FWD_PORT] = rnd(2);
+    d[DEC_ARP] = kind == 3;
+    d[DEC_HOST] = kind == 4 || (kind == 3 && chance(50));
+    d[DEC_EVENT] = kind == 2;
+    d[DEC_REASON +: 4] = 1 + rnd(9);
+    d[DEC_AUX +: 32] = $random(seed);
+    d[DEC_VLAN] = vlan;
     d_dec[id] = d;
     d_len[id] = len;
-    d_words[id] = d[528] ? nwords(len) - HW : 0;
-    // the RX FIFO holds the frame's bytes past the first 64, as received (junk past the end)
+    d_words[id] = d[DEC_HAS_DATA] ? nwords(len) : 0;
+    // the RX FIFO holds the whole frame, as received (junk past the end)
     for (int w = 0; w < d_words[id]; w++) begin
         for (int i = 0; i < WB; i++)
-            rq[rq_in % RN][8*i +: 8] = 64 + w * WB + i < len ? fr[id][64 + w * WB + i] : $random(seed);
+            rq[rq_in % RN][8*i +: 8] = w * WB + i < len ? fr[id][w * WB + i] : $random(seed);
         rq_tag[rq_in % RN] = d_in;
         rq_in++;
     end
     d_in++;
 endtask
 
+// pk[at..at+n-1] := the n low bytes of v, most significant first
+task automatic put_be(input integer at, input integer n, input [63:0] v);
+    for (int i = 0; i < n; i++) pk[at + i] = v[8 * (n - 1 - i) +: 8];
+endtask
+
 // the head decision's first packet (forward or ARP reply); host and event packets wait for a grant
 task automatic start_decision;
-    reg [588:0] d;
+    reg [DEC_W-1:0] d;
     integer id, len, l3;
-    reg [47:0] vmac;
     id = d_head % DN;
     d = d_dec[id];
     len = d_len[id];
+    l3 = d[DEC_VLAN] ? 18 : 14;
     popped = 0;
     req_done = 1'b0;
-    need_req = d[532] || d[533];
-    discard_ok = !d[529] && !d[531] && !d[532];
-    if (d[531] && !d[532]) discard_ok = 1'b1;
-    if (d[529]) begin
-        for (int i = 0; i < len; i++) pk[i] = fr[id][i];
-        expect_packet(len, {1'b0, d[530]}, d[528] ? HW : 1 << 20);
-    end else if (d[531]) begin
-        l3 = d[588] ? 18 : 14;
-        vmac = {24'h0007b4, 6'd0, d[570 +: 10], d[580 +: 8]};
+    need_req = d[DEC_HOST] || d[DEC_EVENT];
+    discard_ok = !d[DEC_FWD] && !d[DEC_ARP] && !d[DEC_HOST];
+    if (d[DEC_ARP] && !d[DEC_HOST]) discard_ok = 1'b1;
+    if (d[DEC_FWD]) begin
+        for (int i = 0; i < ML + 16; i++) pk[i] = i < len ? fr[id][i] : 8'd0;
+        put_be(0, 6, d[DEC_DMAC +: 48]);
+        put_be(6, 6, d[DEC_SMAC +: 48]);
+        put_be(l3 + 8, 1, d[DEC_TTL +: 8]);
+        put_be(l3 + 10, 2, d[DEC_HC +: 16]);
+        if (d[DEC_NAT_SRC]) put_be(l3 + 12, 4, d[DEC_NATIP +: 32]);
+        if (d[DEC_NAT_DST]) put_be(l3 + 16, 4, d[DEC_NATIP +: 32]);
+        if (d[DEC_NAT_PORT] && d[DEC_NAT_SRC]) put_be(l3 + 20, 2, d[DEC_NATPORT +: 16]);
+        if (d[DEC_NAT_PORT] && d[DEC_NAT_DST]) put_be(l3 + 22, 2, d[DEC_NATPORT +: 16]);
+        if (d[DEC_L4CS_UDP]) put_be(l3 + 26, 2, d[DEC_L4CS +: 16]);
+        if (d[DEC_L4CS_TCP]) put_be(l3 + 36, 2, d[DEC_L4CS +: 16]);
+        expect_packet(len, {1'b0, d[DEC_FWD_PORT]}, 0);
+    end else if (d[DEC_ARP]) begin
         for (int i = 0; i < 64; i++) pk[i] = 0;
-        for (int i = 0; i < 6; i++) begin
-            pk[i] = fr[id][l3 + 8 + i];              // dst = SHA
-            pk[6 + i] = vmac[8 * (5 - i) +: 8];
-            pk[l3 + 8 + i] = vmac[8 * (5 - i) +: 8];  // SHA = vMAC
-            pk[l3 + 18 + i] = fr[id][l3 + 8 + i];     // THA = request's SHA
-        end
-        for (int i = 0; i < 4; i++) begin
-            pk[l3 + 14 + i] = fr[id][l3 + 24 + i];    // SPA = VIP (the request's TPA)
-            pk[l3 + 24 + i] = fr[id][l3 + 14 + i];    // TPA = request's SPA
-        end
-        if (d[588]) for (int i = 12; i < 16; i++) pk[i] = fr[id][i];
-        {pk[l3 - 2], pk[l3 - 1], pk[l3], pk[l3 + 1], pk[l3 + 2], pk[l3 + 3]} = 48'h0806_0001_0800;
-        {pk[l3 + 4], pk[l3 + 5], pk[l3 + 6], pk[l3 + 7]} = 32'h0604_0002;
-        expect_packet(d[588] ? 64 : 60, PORT, 1 << 20);
+        put_be(0, 6, d[DEC_SHA +: 48]);               // dst = SHA
+        put_be(6, 6, d[DEC_VMAC +: 48]);              // src = vMAC
+        if (d[DEC_VLAN]) put_be(12, 4, {16'h8100, d[DEC_TCI +: 16]});
+        put_be(l3 - 2, 6, 48'h0806_0001_0800);
+        put_be(l3 + 4, 4, 32'h0604_0002);
+        put_be(l3 + 8, 6, d[DEC_VMAC +: 48]);         // SHA = vMAC
+        put_be(l3 + 14, 4, d[DEC_TPA +: 32]);         // SPA = VIP (the request's TPA)
+        put_be(l3 + 18, 6, d[DEC_SHA +: 48]);         // THA = request's SHA
+        put_be(l3 + 24, 4, d[DEC_SPA +: 32]);         // TPA = request's SPA
+        expect_packet(d[DEC_VLAN] ? 64 : 60, PORT, 1 << 20);
     end
     started = 1'b1;
 endtask
 
 task automatic step;
-    reg [588:0] d;
+    reg [DEC_W-1:0] d;
     integer id, n;
     @(posedge clk);
     if (!rst) begin
@@ -190,7 +201,7 @@ task automatic step;
             err("FIFO word sent but not popped");
         end
         // host reservation: right after the decision's first packet, once
-        n = MW + (d[532] ? nwords(d_len[id]) : 0);
+        n = MW + (d[DEC_HOST] ? nwords(d_len[id]) : 0);
         if (host_req !== (dec_valid && need_req && !req_done && e_out == e_in))
             err($sformatf("decision %0d: host_req=%b (needs %b, done %b, %0d words left)", d_head, host_req,
                           need_req, req_done, e_in - e_out));
@@ -207,11 +218,12 @@ task automatic step;
             req_done = 1'b1;
             if (host_grant) begin
                 // metadata, big-endian, then the frame (host) or nothing (event)
-                {pk[0], pk[1], pk[2], pk[3]} = {4'd0, d[534 +: 4], 7'd0, PORT[0], d[532] ? d[512 +: 16] : 16'd0};
-                {pk[4], pk[5], pk[6], pk[7]} = d[538 +: 32];
+                {pk[0], pk[1], pk[2], pk[3]} = {4'd0, d[DEC_REASON +: 4], 7'd0, PORT[0],
+                                                d[DEC_HOST] ? d[DEC_LEN +: 16] : 16'd0};
+                {pk[4], pk[5], pk[6], pk[7]} = d[DEC_AUX +: 32];
                 for (int i = 0; i < 8; i++) pk[8 + i] = now[63 - 8*i -: 8];
-                if (d[532]) for (int i = 0; i < d_len[id]; i++) pk[16 + i] = fr[id][i];
-                expect_packet(16 + (d[532] ? d_len[id] : 0), 2'd2, d[528] && d[532] ? MW + HW : 1 << 20);
+                if (d[DEC_HOST]) for (int i = 0; i < d_len[id]; i++) pk[16 + i] = fr[id][i];
+                expect_packet(16 + (d[DEC_HOST] ? d_len[id] : 0), 2'd2, d[DEC_HOST] ? MW : 1 << 20);
             end else begin
                 discard_ok = 1'b1;
             end

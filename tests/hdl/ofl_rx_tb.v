@@ -1,8 +1,8 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// ofl_rx: the first 64 bytes of a frame go to the descriptor header (bytes past the end 0), only
-// the words after them to the RX FIFO; a frame longer than MAX_FRAME stops writing and is rolled
+// ofl_rx: the first 64 bytes of a frame go to the descriptor header (bytes past the end 0), every
+// word to the RX FIFO (the frame's one copy); a frame longer than MAX_FRAME stops writing and is rolled
 // back (still fully accepted), others are committed; the descriptor (header, length saturated at
 // 0xffff, oversize flag) queues up to two deep; tready drops only when the FIFO has no room (unless
 // the frame is already oversize), no credit is left, or both descriptor slots are full. The descriptor's
@@ -99,7 +99,7 @@ task automatic step;
             len_now = bytes + nb;
             ovs_now = ovs || len_now > MAX_FRAME;
             fe = s_tlast;
-            if (fifo_wr_en !== (widx >= HW && !ovs_now) || (fifo_wr_en && fifo_wr_data !== s_tdata))
+            if (fifo_wr_en !== !ovs_now || (fifo_wr_en && fifo_wr_data !== s_tdata))
                 err($sformatf("word %0d of a frame at byte %0d: wr_en=%b data %h", widx, len_now, fifo_wr_en, fifo_wr_data));
             if (fifo_commit !== (fe && !ovs_now) || fifo_rollback !== (fe && ovs_now))
                 err($sformatf("commit=%b rollback=%b at byte %0d, tlast=%b", fifo_commit, fifo_rollback, len_now, s_tlast));
