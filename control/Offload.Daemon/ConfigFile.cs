@@ -174,6 +174,9 @@ public sealed class HealthSection
 {
     /// <summary>host:port the agent listener binds (load reports from `offload agent`).</summary>
     public string? AgentListen { get; set; }
+
+    /// <summary>drain (default), keep-flows or remove-flows: what a backend that goes down does to its established flows.</summary>
+    public string? OnBackendDown { get; set; }
 }
 
 public sealed class DataplaneSection

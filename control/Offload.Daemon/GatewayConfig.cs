@@ -99,6 +99,9 @@ public sealed record GatewayConfig
     public SyncOptions? Sync { get; init; }
 
     public IPEndPoint? AgentListen { get; init; }
+
+    /// <summary>What a backend's established flows do when health checks or its agent take it down.</summary>
+    public Balancer.Health.DownPolicy OnBackendDown { get; init; } = Balancer.Health.DownPolicy.Drain;
     /// <summary>A loopback <see cref="IPEndPoint"/> or a <see cref="System.Net.Sockets.UnixDomainSocketEndPoint"/> (<c>unix:/path</c>).</summary>
     public EndPoint ApiListen { get; init; } = new IPEndPoint(IPAddress.Loopback, DefaultApiPort);
 
@@ -286,6 +289,15 @@ public sealed record GatewayConfig
                 sync = Sync("sync", sy, ip);
 
             IPEndPoint? agentListen = null;
+            var onDown = (f.Health?.OnBackendDown ?? "drain") switch
+            {
+                "drain" => Balancer.Health.DownPolicy.Drain,
+                "keep-flows" => Balancer.Health.DownPolicy.KeepFlows,
+                "remove-flows" => Balancer.Health.DownPolicy.RemoveFlows,
+                _ => (Balancer.Health.DownPolicy?)null,
+            };
+            if (onDown is null)
+                Problem("health.onBackendDown", $"'{f.Health!.OnBackendDown}' is not one of drain, keep-flows, remove-flows");
             if (f.Health?.AgentListen is { } al)
                 agentListen = EndPoint("health.agentListen", al, loopbackOnly: false);
             bool needsAgents = f.Services?.Any(s => s?.Backends?.Any(b => b?.Agent is not null) == true) == true;
@@ -334,6 +346,7 @@ public sealed record GatewayConfig
                 Routes = routes,
                 Sync = sync,
                 AgentListen = agentListen,
+                OnBackendDown = onDown ?? Balancer.Health.DownPolicy.Drain,
                 ApiListen = api,
             };
         }

@@ -98,6 +98,8 @@ internal static class GatewayMetrics
                     m.Sample("offload_agent_reports_refused_total", health.Rejected(reason), ("reason", reason.ToString()));
             }
         }
+        m.Help("offload_sessions_removed_on_down_total", "counter", "sessions removed because their backend went down (health.onBackendDown remove-flows)");
+        m.Sample("offload_sessions_removed_on_down_total", node.FlowsRemovedOnDown);
         m.Help("offload_backend_sessions", "gauge", "sessions per backend");
         m.Help("offload_backend_healthy", "gauge", "1 while the backend is in its pool (checks and agent)");
         m.Help("offload_backend_weight", "gauge", "the backend's weight in the Maglev table (0 while draining)");

@@ -207,10 +207,28 @@ public sealed partial class GatewayNode
             if (_backendHealth.TryGetValue(key, out bool was) && was == v.Healthy)
                 continue;
             _backendHealth[key] = v.Healthy;
+            Services.TryFind(v.Service, out var service);
+            var backend = service?.Find(v.Id);
             if (v.Healthy)
+            {
                 _log.LogInformation("Backend {Backend} of {Service} is up", v.Id, Describe(v.Service));
+                // Brought back from a finished drain as configured: its next hop is the node's to give.
+                if (backend is not null)
+                {
+                    var bound = Bound(backend.Config);
+                    service!.SetNextHop(v.Id, bound.NextHopIndex, bound.Mac);
+                }
+            }
             else
+            {
                 _log.LogWarning("Backend {Backend} of {Service} is down (checks {Checks}, agent {Agent})", v.Id, Describe(v.Service), v.ChecksUp ? "up" : "down", v.Agent);
+                if (_config.OnBackendDown == DownPolicy.RemoveFlows && backend is not null)
+                {
+                    int removed = _tracker.RemoveSessionsOf(backend);
+                    FlowsRemovedOnDown += removed;
+                    _log.LogWarning("Removed {Sessions} session(s) of {Backend}: their clients' next packets reach a live backend, which resets them", removed, v.Id);
+                }
+            }
         }
     }
 

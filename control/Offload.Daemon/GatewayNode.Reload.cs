@@ -192,7 +192,7 @@ public sealed partial class GatewayNode
 
     private void ReloadHealth(GatewayConfig next, List<string> changes)
     {
-        bool same = _config.Services.Count == next.Services.Count;
+        bool same = _config.Services.Count == next.Services.Count && _config.OnBackendDown == next.OnBackendDown;
         if (same)
         {
             foreach (var spec in next.Services)

@@ -53,6 +53,9 @@ public sealed partial class GatewayNode
         }
     }
 
+    /// <summary>Sessions removed because their backend went down (health.onBackendDown remove-flows).</summary>
+    public long FlowsRemovedOnDown { get; private set; }
+
     public BackendsView BackendsView()
     {
         lock (_state)

@@ -267,7 +267,7 @@ public sealed partial class GatewayNode : IDisposable
         if (!any)
             return null;
         var bind = config.AgentListen ?? new IPEndPoint(IPAddress.Loopback, 0);
-        var handler = new HealthLoadHandler(new UdpAgentTransport(bind), new HealthLoadOptions(), time);
+        var handler = new HealthLoadHandler(new UdpAgentTransport(bind), new HealthLoadOptions { Down = config.OnBackendDown }, time);
         try
         {
             AddWatched(handler, config);

@@ -116,6 +116,18 @@ public class ConfigTests
         }));
     }
 
+    [TestCase("drain", Balancer.Health.DownPolicy.Drain)]
+    [TestCase("keep-flows", Balancer.Health.DownPolicy.KeepFlows)]
+    [TestCase("remove-flows", Balancer.Health.DownPolicy.RemoveFlows)]
+    public void The_down_policy_is_named_in_the_health_section(string name, Balancer.Health.DownPolicy policy)
+    {
+        var json = Example();
+        json["health"] = new JsonObject { ["onBackendDown"] = name };
+        Assert.That(GatewayConfig.Parse(json.ToJsonString()).OnBackendDown, Is.EqualTo(policy));
+        json["health"]!["onBackendDown"] = "reset";
+        Assert.That(Refused(json).Problems.Single(), Is.EqualTo("health.onBackendDown: 'reset' is not one of drain, keep-flows, remove-flows"));
+    }
+
     [Test]
     public void A_value_of_the_wrong_json_type_names_its_path()
     {

@@ -129,3 +129,57 @@ public class HealthTests
         Assert.That(e.Message, Does.Contain("groups[0].track[2].decrement"));
     }
 }
+
+/// <summary>
+/// What a backend's established flows do when it goes down, per <c>health.onBackendDown</c>: drained (the default:
+/// they run until the drain timeout), or removed at detection so their clients' next packets reach a live backend.
+/// The backend goes down by its agent falling silent, which the fake clock decides alone.
+/// </summary>
+[NonParallelizable]
+[Category("Model")]
+public class DownPolicyTests
+{
+    [TestCase("drain")]
+    [TestCase("remove-flows")]
+    public void A_backend_that_goes_down_keeps_or_loses_its_flows_as_configured(string policy)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(ExamplePath), documentOptions: new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!;
+        // b1's agent never reports: after three of its 10 s intervals it is silent and b1 goes down. (Its queries go to
+        // the discard port on loopback.)
+        json["services"]![0]!["backends"]![0]!["agent"] = new JsonObject { ["address"] = "127.0.0.1:9", ["key"] = "k", ["intervalMs"] = 10_000 };
+        json["health"] = new JsonObject { ["agentListen"] = "127.0.0.1:0", ["onBackendDown"] = policy };
+        json["api"]!["listen"] = "127.0.0.1:0";
+        json["groups"]![0]!.AsObject().Remove("track");
+        using var rig = new DaemonRig();
+        var a = rig.Add(GatewayConfig.Parse(json.ToJsonString()));
+        a.Gateway.Start();
+        rig.Run(TimeSpan.FromSeconds(8));
+        for (int c = 1; c <= 24; c++)
+            rig.FromClient(ClientTcp(c, a.OwnVmac, TcpFlags.Syn));
+        // Data after the handshake: established sessions, which do not idle out within the test as bare SYNs would.
+        rig.Run(TimeSpan.FromSeconds(2));
+        for (int c = 1; c <= 24; c++)
+            rig.FromClient(ClientTcp(c, a.OwnVmac, TcpFlags.Ack, payload: 10));
+        rig.Run(TimeSpan.FromSeconds(2));
+        int onB1 = a.Gateway.Tracker.Sessions.Count(s => s.Backend?.Id == "b1");
+        int total = a.Gateway.Tracker.Count;
+        Assert.That(onB1, Is.GreaterThan(0), "Maglev gave b1 some of 24 clients");
+
+        rig.Run(TimeSpan.FromSeconds(32));
+        Assert.That(a.Gateway.BackendsView().Backends.Single(b => b.Id == "b1").Healthy, Is.False, "its agent fell silent");
+        int left = a.Gateway.Tracker.Sessions.Count(s => s.Backend?.Id == "b1");
+        if (policy == "drain")
+        {
+            Assert.That(left, Is.EqualTo(onB1), "draining: they run until the drain timeout");
+        }
+        else
+        {
+            Assert.That(left, Is.Zero);
+            Assert.That(a.Gateway.Tracker.Count, Is.EqualTo(total - onB1), "the other backends' sessions stay");
+            Assert.That(a.Gateway.Metrics(), Does.Contain($"offload_sessions_removed_on_down_total{{gateway=\"gw-a\"}} {onB1}"));
+            // A removed client's next packet is a miss again, classified to a live backend.
+            var moved = a.Gateway.Flows.Entries.Select(e => e.Key).ToHashSet();
+            Assert.That(moved.Count, Is.EqualTo(2 * (total - onB1)), "forward and reverse entries of the rest only");
+        }
+    }
+}

@@ -16,6 +16,13 @@ public enum DownPolicy
 
     /// <summary>Only health false: no new flows; existing ones run until they close or idle out.</summary>
     KeepFlows,
+
+    /// <summary>
+    /// As <see cref="Drain"/>, and whoever owns the flow table removes the backend's flows at once (the gateway does,
+    /// on the transition): a client's next packet then reaches a live backend, which resets it, so it reconnects now
+    /// instead of waiting for a timeout against a dead server (HAProxy's on-marked-down shutdown-sessions).
+    /// </summary>
+    RemoveFlows,
 }
 
 /// <summary>A backend's <c>offload agent</c> as a gateway knows it.</summary>
@@ -301,7 +308,7 @@ public sealed class HealthLoadHandler : IDisposable
                 service.SetHealth(t.Id, false);
                 calls++;
             }
-            if (_options.Down == DownPolicy.Drain && b is { Draining: false })
+            if (_options.Down is DownPolicy.Drain or DownPolicy.RemoveFlows && b is { Draining: false })
             {
                 service.RemoveBackend(t.Id);
                 t.DrainedByUs = true;
@@ -313,7 +320,8 @@ public sealed class HealthLoadHandler : IDisposable
             if (t.DrainedByUs && (b is null || b.Draining))
             {
                 // SetBackend brings a draining backend back, or adds it again once the drain has forgotten it.
-                b = service.SetBackend(t.Baseline with { Weight = DesiredWeight(t, b), Healthy = true });
+                // From the backend as it is (its MAC may have been learnt since), or as it was configured once forgotten.
+                b = service.SetBackend((b?.Config ?? t.Baseline) with { Weight = DesiredWeight(t, b), Healthy = true });
                 calls++;
             }
             t.DrainedByUs = false;

@@ -221,6 +221,27 @@ public sealed class SessionTracker
         _services.FinishDrains(now);
     }
 
+    /// <summary>Removes every session on <paramref name="backend"/> and their entries now; returns how many.</summary>
+    public int RemoveSessionsOf(BackendState backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        _ending.Clear();
+        foreach (var s in _sessions)
+        {
+            if (ReferenceEquals(s.Backend, backend))
+                _ending.Add(s);
+        }
+        foreach (var s in _ending)
+        {
+            if (s.State == SessionState.Closing)
+                _closing.Remove(s);
+            End(s, SessionEnd.Removed);
+        }
+        int n = _ending.Count;
+        _ending.Clear();
+        return n;
+    }
+
     /// <summary>Removes a session and its entries now.</summary>
     public bool Remove(in FlowKey key)
     {
