@@ -13,40 +13,76 @@ public sealed partial class GatewayNode
     private readonly NeighbourTable _neighbours;
     private readonly Dictionary<NeighbourKey, byte> _hopIndex = [];
     private readonly Dictionary<NeighbourKey, MacAddress> _staticMacs = [];
+    private readonly HashSet<int> _legacyIndices = [];
 
     /// <summary>ARP resolution of backends and route next hops; only for the loop thread (and views under the state lock).</summary>
     public NeighbourTable Neighbours => _neighbours;
 
     // Indices the file fixes first, then the rest in the order the file names them, lowest free first. Legacy routes
-    // (a MAC and an index, no address) keep theirs.
+    // (a MAC and an index, no address) keep theirs. Nothing given out while the node lives is given to another next hop
+    // (flows of a draining backend or an old route still name it), so a reload that would do so is refused whole; the
+    // new map replaces the old one only when every next hop has its entry.
     private void AssignNextHops(GatewayConfig config, DataplaneGeometry geometry)
     {
+        var index = new Dictionary<NeighbourKey, byte>(_hopIndex);
+        var problems = new List<string>();
+        foreach (var r in config.Routes)
+        {
+            if (r.Via != 0)
+                continue;
+            foreach (var (key, at) in index)
+            {
+                if (at == r.NextHopIndex)
+                    problems.Add($"route {r}: next hop {at} is {key}'s while this gateway runs (its flows may still name it); choose another index or restart");
+            }
+        }
+        foreach (var spec in config.NextHops)
+        {
+            if (spec.Index is not { } wanted)
+                continue;
+            if (index.TryGetValue(spec.Key, out byte had))
+            {
+                if (had != wanted)
+                    problems.Add($"{spec.Key}: its next hop cannot move from {had} to {wanted} while the gateway runs (its flows name {had}); restart to move it");
+                continue;
+            }
+            var holder = index.Where(p => p.Value == wanted).Select(static p => (NeighbourKey?)p.Key).FirstOrDefault();
+            if (holder is { } other || _legacyIndices.Contains(wanted))
+                problems.Add($"{spec.Key}: next hop {wanted} is {(holder is { } h ? h.ToString() : "a route's")} while this gateway runs (its flows may still name it); choose another index or restart");
+            else
+                index[spec.Key] = (byte)wanted;
+        }
+        var legacy = new HashSet<int>(_legacyIndices);
+        legacy.UnionWith(config.Routes.Where(static r => r.Via == 0).Select(static r => (int)r.NextHopIndex));
+        foreach (var spec in config.NextHops)
+        {
+            if (index.ContainsKey(spec.Key))
+                continue;
+            if (FreeIndex(index, legacy, config, geometry) is { } free)
+                index[spec.Key] = free;
+            else
+                problems.Add($"{spec.Key}: more next hops than the data plane's {geometry.NextHops / 2} backend entries (those of removed backends stay taken until a restart)");
+        }
+        if (problems.Count > 0)
+            throw new GatewayConfigException("config", problems);
+        _hopIndex.Clear();
+        foreach (var (key, at) in index)
+            _hopIndex[key] = at;
+        _legacyIndices.UnionWith(legacy);
         _staticMacs.Clear();
         foreach (var spec in config.NextHops)
         {
             if (spec.Mac is { } mac)
                 _staticMacs[spec.Key] = mac;
-            if (spec.Index is { } fixedIndex)
-                _hopIndex[spec.Key] = (byte)fixedIndex;
         }
-        foreach (var spec in config.NextHops)
-        {
-            if (_hopIndex.ContainsKey(spec.Key))
-                continue;
-            _hopIndex[spec.Key] = FreeIndex(config, geometry)
-                ?? throw new GatewayConfigException("config", [$"{spec.Key}: more next hops than the data plane's {geometry.NextHops / 2} backend entries"]);
-        }
-        foreach (var gone in _hopIndex.Keys.Where(k => config.NextHops.All(s => s.Key != k)).ToList())
-            _hopIndex.Remove(gone);
     }
 
-    private byte? FreeIndex(GatewayConfig config, DataplaneGeometry geometry)
+    private static byte? FreeIndex(Dictionary<NeighbourKey, byte> taken, HashSet<int> legacy, GatewayConfig config, DataplaneGeometry geometry)
     {
         int half = geometry.NextHops / 2;
         for (int i = 0; i < half; i++)
         {
-            if (!_hopIndex.ContainsValue((byte)i) && !config.Routes.Any(r => r.Via == 0 && r.NextHopIndex == i)
-                && !config.NextHops.Any(s => s.Index == i))
+            if (!taken.ContainsValue((byte)i) && !legacy.Contains(i) && !config.NextHops.Any(s => s.Index == i))
                 return (byte)i;
         }
         return null;

@@ -50,12 +50,12 @@ public sealed partial class GatewayNode
             var changes = new List<string>();
             try
             {
-                // Indices of next hops that left stay taken: flows of a draining backend still name them.
+                // Indices of next hops that left stay taken: flows of a draining backend still name them. Nothing is
+                // changed when it throws.
                 AssignNextHops(next, _dataplane.Geometry);
             }
             catch (GatewayConfigException e)
             {
-                AssignNextHops(_config, _dataplane.Geometry);
                 ReloadsRefused++;
                 return ReloadResult.Refused(e.Problems);
             }

@@ -130,6 +130,9 @@ public sealed class LocalApi : IDisposable
             throw new IOException($"{path} is a directory, not a socket");
         if (!File.Exists(path))
             return;
+        var info = new FileInfo(path);
+        if (info.LinkTarget is not null || info.Length != 0)
+            throw new IOException($"{path} exists and is not a socket");
         using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
             try
@@ -137,13 +140,16 @@ public sealed class LocalApi : IDisposable
                 probe.Connect(new UnixDomainSocketEndPoint(path));
                 throw new IOException($"{path} is served by another process");
             }
-            catch (SocketException)
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
             {
                 // Nobody listens: a leftover.
             }
+            catch (SocketException e)
+            {
+                // Permission denied and the like: whether someone serves it cannot be told, so it is not ours to remove.
+                throw new IOException($"{path} cannot be checked ({e.Message})", e);
+            }
         }
-        if (new FileInfo(path).Length != 0)
-            throw new IOException($"{path} exists and is not a socket");
         File.Delete(path);
     }
 

@@ -41,8 +41,10 @@ public sealed class PrometheusWriter
             };
             foreach (var values in all.ToList())
             {
-                if (f.Touched.Contains(string.Join('\u0001', values)))
+                string gone = string.Join('\u0001', values);
+                if (f.Touched.Contains(gone))
                     continue;
+                f.Raw.Remove(gone);
                 if (f.Metric is Counter counter)
                     counter.RemoveLabelled(values);
                 else if (f.Metric is Gauge gauge)
@@ -84,9 +86,18 @@ public sealed class PrometheusWriter
         {
             throw new InvalidOperationException($"metric family {name} has labels {string.Join(',', f.LabelNames)}, not {string.Join(',', names)}");
         }
-        f.Touched.Add(string.Join('\u0001', values));
+        string series = string.Join('\u0001', values);
+        f.Touched.Add(series);
         if (f.Metric is Counter counter)
-            counter.WithLabels(values).IncTo(value);
+        {
+            // A source that starts again from 0 (a health handler rebuilt by a reload, a device reset) would leave a
+            // counter stuck where it was: what it counted before is kept as an offset, so the series only grows.
+            var (last, offset) = f.Raw.GetValueOrDefault(series);
+            if (value < last)
+                offset += last;
+            f.Raw[series] = (value, offset);
+            counter.WithLabels(values).IncTo(value + offset);
+        }
         else
             ((Gauge)f.Metric).WithLabels(values).Set(value);
     }
@@ -98,5 +109,8 @@ public sealed class PrometheusWriter
         public string[] LabelNames { get; set; } = [];
         public Collector? Metric { get; set; }
         public HashSet<string> Touched { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Per counter series: the last value its source gave, and what earlier runs of the source counted.</summary>
+        public Dictionary<string, (double Last, double Offset)> Raw { get; } = new(StringComparer.Ordinal);
     }
 }

@@ -43,6 +43,12 @@ public sealed record NeighbourOptions
 
     /// <summary>Between two broadcasts for a neighbour that failed: a backend that comes up later is found.</summary>
     public TimeSpan FailedRetry { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// A MAC heard within this time of the last change is ignored (Linux's locktime): two hosts answering for one
+    /// address, or a proxy-ARP router beside the real host, cannot make established flows flip on every packet.
+    /// </summary>
+    public TimeSpan LockTime { get; init; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>What the table knows of one neighbour, for the API and metrics.</summary>
@@ -108,6 +114,9 @@ public sealed class NeighbourTable
     /// <summary>Times a watched neighbour answered from a MAC other than the one held.</summary>
     public long MacChanges { get; private set; }
 
+    /// <summary>A different MAC heard within the lock time of the last change, ignored.</summary>
+    public long LockedOut { get; private set; }
+
     /// <summary>Times a neighbour was given up.</summary>
     public long Failures { get; private set; }
 
@@ -122,7 +131,7 @@ public sealed class NeighbourTable
             throw new ArgumentException("0.0.0.0 is no neighbour", nameof(key));
         if (_entries.ContainsKey(key))
             return;
-        _entries[key] = new Entry { State = NeighbourState.Incomplete, Since = _time.GetUtcNow(), Due = _time.GetUtcNow() };
+        _entries[key] = new Entry { State = NeighbourState.Incomplete, Since = _time.GetUtcNow(), Due = _time.GetTimestamp() };
     }
 
     /// <summary>Stops resolving <paramref name="key"/>; true when it was watched.</summary>
@@ -174,7 +183,8 @@ public sealed class NeighbourTable
     {
         if (_entries.Count == 0)
             return;
-        var now = _time.GetUtcNow();
+        // Timers on the monotonic clock: a wall-clock step must not stop or rush the requests.
+        long now = _time.GetTimestamp();
         foreach (var (key, e) in _entries)
         {
             if (now < e.Due)
@@ -194,7 +204,7 @@ public sealed class NeighbourTable
                     }
                     bool unicast = e.Asked < _options.Solicitations;
                     if (Ask(key, e, unicast ? e.Mac : null))
-                        e.Due = now + _options.RetransmitTime;
+                        e.Due = After(now, _options.RetransmitTime);
                     break;
                 case NeighbourState.Incomplete:
                     if (e.Asked >= _options.Solicitations)
@@ -203,11 +213,11 @@ public sealed class NeighbourTable
                         break;
                     }
                     if (Ask(key, e, null))
-                        e.Due = now + _options.RetransmitTime;
+                        e.Due = After(now, _options.RetransmitTime);
                     break;
                 case NeighbourState.Failed:
                     if (Ask(key, e, null))
-                        e.Due = now + _options.FailedRetry;
+                        e.Due = After(now, _options.FailedRetry);
                     break;
             }
         }
@@ -215,18 +225,24 @@ public sealed class NeighbourTable
 
     private void Confirm(NeighbourKey key, Entry e, MacAddress mac)
     {
-        var now = _time.GetUtcNow();
-        Confirmations++;
+        long now = _time.GetTimestamp();
         var was = e.Mac;
+        if (was is { } held && held != mac && _time.GetElapsedTime(e.Changed, now) < _options.LockTime)
+        {
+            LockedOut++;
+            return;
+        }
+        Confirmations++;
         var state = e.State;
         e.Mac = mac;
         e.State = NeighbourState.Reachable;
         e.Asked = 0;
-        e.Due = now + _options.ReachableTime;
+        e.Due = After(now, _options.ReachableTime);
         if (state != NeighbourState.Reachable && state != NeighbourState.Probing)
-            e.Since = now;
+            e.Since = _time.GetUtcNow();
         if (was == mac)
             return;
+        e.Changed = now;
         if (was is { } old)
         {
             MacChanges++;
@@ -241,7 +257,7 @@ public sealed class NeighbourTable
         Changed?.Invoke(key, mac);
     }
 
-    private void GiveUp(NeighbourKey key, Entry e, DateTimeOffset now)
+    private void GiveUp(NeighbourKey key, Entry e, long now)
     {
         Failures++;
         bool had = e.Mac is not null;
@@ -249,9 +265,9 @@ public sealed class NeighbourTable
             had ? "its MAC is withdrawn and no new flow goes to it" : "nothing goes to it until it answers");
         e.State = NeighbourState.Failed;
         e.Mac = null;
-        e.Since = now;
+        e.Since = _time.GetUtcNow();
         e.Asked = 0;
-        e.Due = now + _options.FailedRetry;
+        e.Due = After(now, _options.FailedRetry);
         if (had)
             Changed?.Invoke(key, null);
     }
@@ -273,12 +289,19 @@ public sealed class NeighbourTable
         return true;
     }
 
+    private long After(long timestamp, TimeSpan span) => timestamp + (long)(span.TotalSeconds * _time.TimestampFrequency);
+
     private sealed class Entry
     {
         public NeighbourState State { get; set; }
         public MacAddress? Mac { get; set; }
         public DateTimeOffset Since { get; set; }
-        public DateTimeOffset Due { get; set; }
+
+        /// <summary>Monotonic timestamp of the next request (TimeProvider.GetTimestamp).</summary>
+        public long Due { get; set; }
+
+        /// <summary>Monotonic timestamp of the last MAC change, for the lock time.</summary>
+        public long Changed { get; set; } = long.MinValue / 2;
         public int Asked { get; set; }
         public long Requests { get; set; }
         public long Changes { get; set; }

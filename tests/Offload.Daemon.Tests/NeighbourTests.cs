@@ -24,7 +24,9 @@ public class NeighbourTests
     private static MacAddress BackendMac(int i) => new(0x02BB_0000_0000UL + (ulong)i);
 
     /// <summary>The example gateway with its backends and its default route named by address alone.</summary>
-    private static GatewayConfig ByAddress()
+    private static GatewayConfig ByAddress() => GatewayConfig.Parse(ByAddressJson(), "example by address");
+
+    private static string ByAddressJson()
     {
         var json = JsonNode.Parse(File.ReadAllText(ExamplePath), documentOptions: new System.Text.Json.JsonDocumentOptions
         {
@@ -42,7 +44,7 @@ public class NeighbourTests
         // One gateway alone: no peers, and no track, whose pool is down until the first backend answers.
         json.AsObject().Remove("sync");
         json["groups"]![0]!.AsObject().Remove("track");
-        return GatewayConfig.Parse(json.ToJsonString(), "example by address");
+        return json.ToJsonString();
     }
 
     private static List<ArpPacket> ArpOut(Node node, int from = 0) =>
@@ -53,6 +55,15 @@ public class NeighbourTests
 
     private static byte[] Gratuitous(uint ip, MacAddress mac) =>
         FrameBuilder.BuildArp(new EthernetHeader(MacAddress.Broadcast.Value, mac.Value), ArpPacket.Request(mac.Value, ip, ip));
+
+    // The group up (AVG and forwarder), every backend answered, and client 1's connection classified.
+    private static void UpWithOneConnection(DaemonRig rig, Node node)
+    {
+        rig.Run(TimeSpan.FromSeconds(8));
+        for (int i = 0; i < 3; i++)
+            rig.FromBackend(node, Reply(BackendIps[i], BackendMac(i + 1), node));
+        rig.FromClient(ClientTcp(1, node.OwnVmac, TcpFlags.Syn));
+    }
 
     private static List<byte[]> TcpOut(Node node, int from) =>
         [.. node.ToBackends.Skip(from).Where(f => !ArpPacket.TryReadFrame(f, out _))];
@@ -103,18 +114,19 @@ public class NeighbourTests
         using var rig = new DaemonRig();
         var node = rig.Add(ByAddress());
         node.Gateway.Start();
-        rig.Run(TimeSpan.FromSeconds(8));
-        for (int i = 0; i < 3; i++)
-            rig.FromBackend(node, Reply(BackendIps[i], BackendMac(i + 1), node));
-        rig.FromClient(ClientTcp(1, node.OwnVmac, TcpFlags.Syn));
+        UpWithOneConnection(rig, node);
         var first = TcpOut(node, 0).Single(f => EthernetHeader.ReadMac(f.AsSpan(6)) == node.Config.Port1Mac.Value && f[12] == 0x08 && f[13] == 0);
         var mac = new MacAddress(EthernetHeader.ReadMac(first));
         int b = Array.IndexOf([BackendMac(1), BackendMac(2), BackendMac(3)], mac);
         Assert.That(b, Is.GreaterThanOrEqualTo(0));
 
-        // The backend's address now answers from another NIC (a VM moved, a bond failed over): it says so once.
+        // The backend's address now answers from another NIC (a VM moved, a bond failed over): it says so once. A third
+        // MAC right after (a duplicate address, a proxy-ARP router) is ignored for the lock time: no flip-flopping.
+        rig.Run(TimeSpan.FromSeconds(2));
         var moved = new MacAddress(0x02CC_0000_0001UL);
         rig.FromBackend(node, Gratuitous(BackendIps[b], moved));
+        rig.FromBackend(node, Gratuitous(BackendIps[b], new MacAddress(0x02DD_0000_0001UL)));
+        Assert.That(node.Gateway.Neighbours.LockedOut, Is.EqualTo(1));
         int sent = node.ToBackends.Count;
         ulong hits = node.Counters(0).FlowHit;
         rig.FromClient(ClientTcp(1, node.OwnVmac, TcpFlags.Ack, payload: 10));
@@ -182,6 +194,36 @@ public class NeighbourTests
     }
 
     [Test]
+    public void A_reload_never_gives_an_entry_still_named_by_flows_to_another_next_hop()
+    {
+        using var rig = new DaemonRig();
+        var node = rig.Add(ByAddress());
+        node.Gateway.Start();
+        var first = node.Gateway.BackendsView().Backends.ToDictionary(r => r.Id, r => r.NextHop!.Index);
+
+        // b2 leaves (it drains: its flows still name its entry), then b4 comes, on a new address.
+        var json = JsonNode.Parse(ByAddressJson())!;
+        json["services"]![0]!["backends"]!.AsArray().RemoveAt(1);
+        Assert.That(node.Gateway.Reload(GatewayConfig.Parse(json.ToJsonString())).Applied, Is.True);
+        json["services"]![0]!["backends"]!.AsArray().Add(new JsonObject { ["id"] = "b4", ["address"] = "198.51.100.4", ["port"] = 8080 });
+        Assert.That(node.Gateway.Reload(GatewayConfig.Parse(json.ToJsonString())).Applied, Is.True);
+        var b4 = node.Gateway.BackendsView().Backends.Single(r => r.Id == "b4").NextHop!.Index;
+        Assert.That(b4, Is.Not.AnyOf(first.Values.Cast<object>().ToArray()), "b2's entry stays b2's");
+
+        // A file that fixes an index another next hop holds, or moves one, is refused whole; nothing changes.
+        json["services"]![0]!["backends"]![0]!["nextHop"] = first["b3"];
+        var refused = node.Gateway.Reload(GatewayConfig.Parse(json.ToJsonString()));
+        Assert.That(refused.Applied, Is.False);
+        Assert.That(refused.Refusals.Single(), Does.Contain($"198.51.100.1 on port 1: its next hop cannot move from {first["b1"]} to {first["b3"]}"));
+        json["services"]![0]!["backends"]![0]!.AsObject().Remove("nextHop");
+        json["services"]![0]!["backends"]!.AsArray().Add(new JsonObject { ["id"] = "b5", ["address"] = "198.51.100.5", ["port"] = 8080, ["nextHop"] = first["b2"] });
+        refused = node.Gateway.Reload(GatewayConfig.Parse(json.ToJsonString()));
+        Assert.That(refused.Refusals.Single(), Does.Contain($"198.51.100.5 on port 1: next hop {first["b2"]} is 198.51.100.2 on port 1"));
+        Assert.That(node.Gateway.BackendsView().Backends.Select(r => (r.Id, r.NextHop!.Index)),
+            Is.EquivalentTo(new[] { ("b1", first["b1"]), ("b3", first["b3"]), ("b4", b4) }).Or.EquivalentTo(new[] { ("b1", first["b1"]), ("b2", first["b2"]), ("b3", first["b3"]), ("b4", b4) }));
+    }
+
+    [Test]
     public void The_gateway_answers_ARP_for_its_own_port_address()
     {
         using var rig = new DaemonRig();
@@ -203,10 +245,7 @@ public class NeighbourTests
         using var rig = new DaemonRig();
         var node = rig.Add(ByAddress());
         node.Gateway.Start();
-        rig.Run(TimeSpan.FromSeconds(8));
-        for (int i = 0; i < 3; i++)
-            rig.FromBackend(node, Reply(BackendIps[i], BackendMac(i + 1), node));
-        rig.FromClient(ClientTcp(1, node.OwnVmac, TcpFlags.Syn));
+        UpWithOneConnection(rig, node);
         var before = node.Gateway.BackendsView().Backends.Select(r => (r.Id, r.NextHop!.Index)).ToList();
         var sessionBackend = node.Gateway.Tracker.Sessions.Single().Backend!.Id;
         var vmac = node.OwnVmac;

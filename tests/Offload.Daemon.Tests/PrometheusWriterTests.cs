@@ -52,5 +52,13 @@ public class PrometheusWriterTests
             m.Sample("c_total", 7);
         });
         Assert.That(second, Does.Not.Contain("vmac=\"a\"").And.Contain("f{vmac=\"b\",gateway=\"gw\"} 0").And.Contain("c_total{gateway=\"gw\"} 7"));
+        // Its source starts over (a reload rebuilt it): what it counted before stays counted.
+        string third = w.Collect(m =>
+        {
+            m.Help("f", "gauge", "per forwarder");
+            m.Help("c_total", "counter", "c");
+            m.Sample("c_total", 2);
+        });
+        Assert.That(third, Does.Contain("c_total{gateway=\"gw\"} 9"));
     }
 }

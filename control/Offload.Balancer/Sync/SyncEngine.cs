@@ -391,6 +391,10 @@ public sealed class SyncEngine : ISessionListener
             (backendMac, backendPort) = (b.Config.Mac.Value, b.Config.EgressPort);
         else
             return false;
+        // A backend still being resolved by ARP (right after a restart) has no MAC to tell: a peer would install a hop
+        // to 00:00:00:00:00:00. The flow is told once its next hop is known again.
+        if (backendMac == 0)
+            return false;
         if (Encoding.UTF8.GetByteCount(backendId) > SyncWire.MaxBackendId)
             backendId = "";
         // The classifier records the vMAC the client addressed; only sessions restored from hardware may lack it.
@@ -425,6 +429,12 @@ public sealed class SyncEngine : ISessionListener
         var backendMac = new MacAddress(f.BackendMac);
         byte index = 0;
         NextHop? forwardHop = null;
+        if (backendMac == default)
+        {
+            // Never a hop to 00:00:00:00:00:00 (what an older peer sends for a backend it has not resolved).
+            Counters.InstallFailed++;
+            return false;
+        }
         if (backend is not null && backend.Config.Mac == backendMac && backend.Config.EgressPort == f.BackendPort)
             index = backend.Config.NextHopIndex;
         else if (FindBackendHop(backendMac, f.BackendPort) is { } configured)
