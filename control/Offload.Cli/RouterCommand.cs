@@ -76,11 +76,13 @@ internal static class RouterCommand
             return Fail($"cannot listen on {config.Listen}, {config.AdminListen}{(config.AgentListen is null ? "" : $" or {config.AgentListen} (agents)")}: {e.Message}");
         }
         using var hup = new SemaphoreSlim(0);
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        using var sighup = ReloadSignal.Register(() =>
         {
-            c.Cancel = true;
+            log.LogInformation("SIGHUP: reloading the config file");
             hup.Release();
-        });
+        }, out bool hupWasIgnored);
+        if (hupWasIgnored)
+            log.LogInformation("SIGHUP was ignored when this process started (nohup?); here it reloads the config file");
         try
         {
             output.WriteLine($"offload: router {config.Name} proxying on {host.ProxyAddress}, admin (metrics, health, routes) on {host.AdminAddress} (SIGHUP reloads, Ctrl-C stops)");

@@ -113,12 +113,13 @@ public static class GatewayDaemon
             _loop = new GatewayLoop(node, loggers, reload, reloaded, heartbeat, interval ?? default, faulted: () => _lifetime?.StopApplication());
             _loop.Start();
             // SIGHUP's default action ends the process; here it asks the loop for a reload instead.
-            _hup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+            _hup = ReloadSignal.Register(() =>
             {
-                c.Cancel = true;
                 _log.LogInformation("SIGHUP: reloading the config file");
                 _loop.RequestReload();
-            });
+            }, out bool hupWasIgnored);
+            if (hupWasIgnored)
+                _log.LogInformation("SIGHUP was ignored when this process started (nohup?); here it reloads the config file");
             _log.LogInformation("Gateway {Name} running; API at {Api}{Systemd}", node.Config.Name, Api,
                 _notifier is null ? "" : interval is { } w ? $"; systemd notified, watchdog every {w.TotalMilliseconds:0} ms" : "; systemd notified");
             started?.Invoke(Api);

@@ -175,10 +175,18 @@ public sealed class GatewayProcessTests
             if (_lines.TryTake(out string? line, TimeSpan.FromSeconds(1)) && line.Contains(text, StringComparison.Ordinal))
                 return line;
             if (_daemon!.HasExited && _lines.Count == 0)
-                Assert.Fail($"the daemon exited ({_daemon.ExitCode}) before saying '{text}'");
+                Assert.Fail($"the daemon exited ({_daemon.ExitCode}) before saying '{text}'{Printed()}");
         }
-        Assert.Fail($"the daemon did not say '{text}' within {Guard.TotalSeconds} s");
+        Assert.Fail($"the daemon did not say '{text}' within {Guard.TotalSeconds} s{Printed()}");
         return "";
+    }
+
+    // The daemon's last lines for a failure message: TestContext.Progress shows them live, but CI keeps only what a
+    // failure says.
+    private string Printed()
+    {
+        lock (_all)
+            return "; the daemon printed:\n" + string.Join('\n', _all.TakeLast(40));
     }
 
     private Uri AwaitApi()

@@ -160,19 +160,32 @@ public class RouterProcessTests
     {
         string file = Path.GetTempFileName();
         File.WriteAllText(file, Config("before"));
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", $"\"{typeof(RouterCommand).Assembly.Location}\" router --config {file}")
+        // Started as under nohup, SIGHUP ignored: the router must still take it as its reload signal (a first CI run
+        // beside a CPU hog was started so, and both SIGHUP tests waited in vain).
+        var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", "trap '' HUP; exec dotnet \"$0\" router --config \"$1\"", typeof(RouterCommand).Assembly.Location, file])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
         using var router = System.Diagnostics.Process.Start(psi)!;
         var lines = new System.Collections.Concurrent.BlockingCollection<string>();
+        // Everything the router printed, both streams, for a failure message: a reload that did not happen says why
+        // only in the router's own log.
+        var all = new System.Collections.Concurrent.ConcurrentQueue<string>();
         router.OutputDataReceived += (_, e) =>
         {
             if (e.Data is not null)
+            {
+                all.Enqueue(e.Data);
                 lines.Add(e.Data);
+            }
         };
-        router.ErrorDataReceived += (_, _) => { };
+        router.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+                all.Enqueue(e.Data);
+        };
+        string Printed() => "; the router printed:\n" + string.Join('\n', all.TakeLast(40));
         router.BeginOutputReadLine();
         router.BeginErrorReadLine();
         try
@@ -195,7 +208,7 @@ public class RouterProcessTests
             var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
             while (!Routes().Contains("\"after\"", StringComparison.Ordinal))
             {
-                Assert.That(DateTime.UtcNow, Is.LessThan(until), "SIGHUP did not reload the file within 10 s");
+                Assert.That(DateTime.UtcNow, Is.LessThan(until), () => "SIGHUP did not reload the file within 10 s" + Printed());
                 Thread.Sleep(20);
             }
             Assert.That(router.HasExited, Is.False, "SIGHUP must not end the router");
@@ -205,6 +218,7 @@ public class RouterProcessTests
             Assert.That(router.ExitCode, Is.Zero);
             router.WaitForExit();
             Assert.That(lines, Has.Some.Contains("stopped after 1 reload(s)"));
+            Assert.That(all, Has.Some.Contains("SIGHUP was ignored when this process started"), "the router said it took SIGHUP back");
         }
         finally
         {
