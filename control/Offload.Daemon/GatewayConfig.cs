@@ -299,7 +299,7 @@ public sealed record GatewayConfig
             if (onDown is null)
                 Problem("health.onBackendDown", $"'{f.Health!.OnBackendDown}' is not one of drain, keep-flows, remove-flows");
             if (f.Health?.AgentListen is { } al)
-                agentListen = EndPoint("health.agentListen", al, loopbackOnly: false);
+                agentListen = EndPoint("health.agentListen", al);
             bool needsAgents = f.Services?.Any(s => s?.Backends?.Any(b => b?.Agent is not null) == true) == true;
             if (needsAgents && agentListen is null)
                 Problem("health.agentListen", "missing: backends name agents, so the gateway needs an address to hear their reports on");
@@ -644,7 +644,7 @@ public sealed record GatewayConfig
             if (http is null)
                 Problem($"{path}.type", c.Type is null ? "missing: tcp or http" : $"'{c.Type}' is not tcp or http");
             IPEndPoint? target = c.Target is { } t
-                ? EndPoint($"{path}.target", t, loopbackOnly: false)
+                ? EndPoint($"{path}.target", t)
                 : port > 0 ? new IPEndPoint(new IPAddress(BitConverter.GetBytes(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(address))), port) : null;
             if (target is null && c.Target is null)
                 Problem($"{path}.target", "missing: the backend has no port to probe");
@@ -668,7 +668,7 @@ public sealed record GatewayConfig
             string id = a.Id ?? backendId;
             if (!Protocol.Agent.AgentProtocol.IsValidId(id))
                 Problem($"{path}.id", $"'{id}' must be 1..{Protocol.Agent.AgentProtocol.MaxIdLength} printable ASCII characters without spaces");
-            var address = a.Address is null ? null : EndPoint($"{path}.address", a.Address, loopbackOnly: false);
+            var address = a.Address is null ? null : EndPoint($"{path}.address", a.Address);
             if (a.Address is null)
                 Problem($"{path}.address", "missing: host:port the agent answers on");
             if (string.IsNullOrEmpty(a.Key))
@@ -797,19 +797,14 @@ public sealed record GatewayConfig
             }
         }
 
-        private IPEndPoint? EndPoint(string path, string text, bool loopbackOnly)
+        // IPv4 only: the data plane and its peers speak IPv4. The local API's endpoint (loopback, either family, or a
+        // Unix socket) is ApiEndPoint's.
+        private IPEndPoint? EndPoint(string path, string text)
         {
-            // The API also serves [::1]: IPv6 loopback is as local as 127.0.0.1. Everything else speaks IPv4 only.
-            bool v6 = loopbackOnly && text.StartsWith('[');
             if (!IPEndPoint.TryParse(text, out var ep) || !text.Contains(':', StringComparison.Ordinal)
-                || ep.AddressFamily != (v6 ? System.Net.Sockets.AddressFamily.InterNetworkV6 : System.Net.Sockets.AddressFamily.InterNetwork))
+                || ep.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
             {
-                Problem(path, loopbackOnly ? $"'{text}' is not a loopback host:port such as 127.0.0.1:9480 or [::1]:9480" : $"'{text}' is not an IPv4 host:port");
-                return null;
-            }
-            if (loopbackOnly && !IPAddress.IsLoopback(ep.Address))
-            {
-                Problem(path, $"'{text}' is not a loopback address: the local API serves 127.0.0.1 or [::1] only");
+                Problem(path, $"'{text}' is not an IPv4 host:port");
                 return null;
             }
             return ep;

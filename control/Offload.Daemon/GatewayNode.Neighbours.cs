@@ -130,7 +130,7 @@ public sealed partial class GatewayNode
             return null;
         if (_staticMacs.TryGetValue(key, out var mac))
             return new NextHopRow(index, mac.ToString(), "configured");
-        var view = _neighbours.View().FirstOrDefault(v => v.Key == key);
+        var view = _neighbours.ViewOf(key);
         return new NextHopRow(index, view?.Mac?.ToString(), (view?.State ?? NeighbourState.Incomplete).ToString().ToLowerInvariant());
     }
 

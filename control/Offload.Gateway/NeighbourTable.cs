@@ -149,6 +149,10 @@ public sealed class NeighbourTable
         return false;
     }
 
+    /// <summary>One neighbour's state, without building the whole view (a row of <c>show backends</c>).</summary>
+    public NeighbourView? ViewOf(NeighbourKey key) =>
+        _entries.TryGetValue(key, out var e) ? new NeighbourView(key, e.State, e.Mac, e.Since, e.Requests, e.Changes) : null;
+
     public IReadOnlyList<NeighbourView> View() =>
         [.. _entries.OrderBy(static p => p.Key.Port).ThenBy(static p => p.Key.Ip).Select(static p => new NeighbourView(p.Key, p.Value.State, p.Value.Mac, p.Value.Since, p.Value.Requests, p.Value.Changes))];
 

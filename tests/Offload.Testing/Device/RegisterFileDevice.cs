@@ -55,6 +55,9 @@ public sealed class RegisterFileDevice : IDevice
 
     public uint WatchdogKicks { get; private set; }
 
+    /// <summary>Every committed frame, as it would leave: its egress port and a copy of its bytes (test support: it allocates).</summary>
+    public event Action<int, byte[]>? Committed;
+
     public uint Read(uint address) => GeometryRegisters.TryRead(_g, address, out uint g) ? g : address switch
     {
         Reg.HostRxLen => 0,
@@ -203,5 +206,6 @@ public sealed class RegisterFileDevice : IDevice
         LastSentPort = _tx[0];
         _lastSentLength = length - RegConst.MetaBytes;
         _tx.AsSpan(RegConst.MetaBytes, _lastSentLength).CopyTo(_lastSent);
+        Committed?.Invoke(LastSentPort, _lastSent.AsSpan(0, _lastSentLength).ToArray());
     }
 }
