@@ -26,6 +26,9 @@ public class ArgumentErrorTests
     [TestCase(new[] { "lab", "up", "--hosts", "0" }, "--hosts 0: give 1 to 64")]
     [TestCase(new[] { "lab", "demo", "--gateways", "9" }, "--gateways 9: give 2 to 8")]
     [TestCase(new[] { "lab", "up", "--hello-ms", "200", "--hold-ms", "100" }, "--hold-ms 100: give more than --hello-ms (200)")]
+    [TestCase(new[] { "lab", "up", "--hello-ms", "9" }, "--hello-ms 9: give 10 to 60000")]
+    [TestCase(new[] { "bench", "lab", "--timers", "10/30,5/20" }, "--timers '5/20': give a hello of 10 to 60000 ms")]
+    [TestCase(new[] { "bench", "lab", "--timers", "fast" }, "--timers 'fast': give HELLO/HOLD in ms")]
     public void Refused_arguments_exit_2_with_the_problem_named(string[] args, string named)
     {
         var (rc, stdout, err) = Offload(args);

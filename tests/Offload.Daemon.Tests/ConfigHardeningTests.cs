@@ -153,15 +153,15 @@ public class ConfigHardeningTests
     }
 
     [Test]
-    public void Hellos_under_Ciscos_50_ms_are_allowed_down_to_20_with_a_warning()
+    public void Hellos_under_Ciscos_50_ms_are_allowed_down_to_10_with_a_warning()
     {
         var json = Example();
-        json["groups"]![0]!["helloMs"] = 20;
-        json["groups"]![0]!["holdMs"] = 70;
+        json["groups"]![0]!["helloMs"] = 10;
+        json["groups"]![0]!["holdMs"] = 30;
         var c = GatewayConfig.Parse(json.ToJsonString(), "test.json");
-        Assert.That(c.Groups[0].HelloTime, Is.EqualTo(TimeSpan.FromMilliseconds(20)));
-        Assert.That(c.Warnings, Has.One.StartWith("groups[0].helloMs: 20 ms is below Cisco's 50 ms"));
-        json["groups"]![0]!["helloMs"] = 19;
+        Assert.That(c.Groups[0].HelloTime, Is.EqualTo(TimeSpan.FromMilliseconds(10)));
+        Assert.That(c.Warnings, Has.One.StartWith("groups[0].helloMs: 10 ms is below Cisco's 50 ms"));
+        json["groups"]![0]!["helloMs"] = 9;
         Assert.That(Refused(json).Problems, Has.One.StartWith("groups[0].helloMs: "));
     }
 }

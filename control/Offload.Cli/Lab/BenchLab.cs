@@ -11,27 +11,27 @@ namespace Offload.Cli.Lab;
 /// </summary>
 internal static class BenchLab
 {
-    private static readonly (int Hello, int Hold, string Label)[] Timers =
-    [
-        (1000, 3000, "1 s / 3 s"),
-        (50, 150, "50 ms / 150 ms (Cisco's smallest)"),
-        (20, 70, "20 ms / 70 ms (Offload's smallest, no Cisco members)"),
-    ];
+    private const string DefaultTimers = "1000/3000,50/150,10/30";
 
     public static Command Command(Option<bool> json)
     {
         var kills = new Option<int>("--kills") { Description = "forwarder kills per timer setting (1..50)", DefaultValueFactory = _ => 5 };
         var only = new Option<string?>("--only") { Description = "run one half: offload (Offload at each timer setting) or peers (keepalived + HAProxy)" };
+        var timers = new Option<string>("--timers")
+        {
+            Description = "GLBP timer settings to run, HELLO/HOLD in ms, comma-separated (hello 10..60000)",
+            DefaultValueFactory = _ => DefaultTimers,
+        };
         var dir = new Option<string>("--dir") { Description = "where the lab's configs, logs and reports go", DefaultValueFactory = _ => "/run/offload-lab-bench" };
         var command = new Command("lab", "failover of real gateway processes in the lab per GLBP timer setting (detection, switch relearn, connections lost), idle CPU, and HTTP through one gateway (root)")
         {
-            json, kills, dir, only,
+            json, kills, dir, only, timers,
         };
         command.SetAction((r, ct) => Task.FromResult(Cli.Guard(() =>
         {
             try
             {
-                return Cli.UntilStopped(ct, stop => Run(r.GetValue(json), r.GetValue(kills), Path.GetFullPath(r.GetValue(dir)!), Console.Out, stop, r.GetValue(only)));
+                return Cli.UntilStopped(ct, stop => Run(r.GetValue(json), r.GetValue(kills), Path.GetFullPath(r.GetValue(dir)!), Console.Out, stop, r.GetValue(only), r.GetValue(timers)));
             }
             catch (LabException e)
             {
@@ -42,10 +42,11 @@ internal static class BenchLab
         return command;
     }
 
-    public static int Run(bool json, int kills, string dir, TextWriter output, CancellationToken ct, string? only = null)
+    public static int Run(bool json, int kills, string dir, TextWriter output, CancellationToken ct, string? only = null, string? timers = null)
     {
         if (kills is < 1 or > 50)
             throw new LabException($"--kills {kills}: give 1 to 50");
+        var settings = ParseTimers(timers ?? DefaultTimers);
         if (only is not (null or "offload" or "peers"))
             throw new LabException($"--only {only}: give offload or peers");
         if (LabNetwork.CannotRun() is { } why)
@@ -54,7 +55,7 @@ internal static class BenchLab
             throw new LabException($"a lab is up ({string.Join(' ', left)}): offload lab down removes it first");
         var rows = new JsonArray();
         JsonObject? throughput = null;
-        foreach (var (hello, hold, label) in only == "peers" ? [] : Timers)
+        foreach (var (hello, hold, label) in only == "peers" ? [] : settings)
         {
             var plan = new LabPlan(4, 3, 2, hello, hold, dir);
             if (!json)
@@ -128,6 +129,25 @@ internal static class BenchLab
         if (json)
             output.WriteLine(result.ToJsonString(LabJson.Options));
         return 0;
+    }
+
+    /// <summary>"1000/3000,10/30" as timer settings, each labelled as the table prints it; a bad one throws by name.</summary>
+    internal static List<(int Hello, int Hold, string Label)> ParseTimers(string text)
+    {
+        var settings = new List<(int, int, string)>();
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            string[] pair = part.Split('/');
+            if (pair.Length != 2 || !int.TryParse(pair[0], NumberStyles.None, CultureInfo.InvariantCulture, out int hello)
+                || !int.TryParse(pair[1], NumberStyles.None, CultureInfo.InvariantCulture, out int hold))
+                throw new LabException($"--timers '{part}': give HELLO/HOLD in ms, such as 10/30");
+            if (hello is < 10 or > 60_000 || hold <= hello || hold > 180_000)
+                throw new LabException($"--timers '{part}': give a hello of 10 to 60000 ms and a hold above it, at most 180000 ms");
+            string Ms(int ms) => ms >= 1000 && ms % 1000 == 0 ? $"{ms / 1000} s" : $"{ms} ms";
+            string label = $"{Ms(hello)} / {Ms(hold)}" + (hello == 50 ? " (Cisco's smallest)" : hello < 50 ? (hello == 10 ? " (Offload's smallest, no Cisco members)" : " (no Cisco members)") : "");
+            settings.Add((hello, hold, label));
+        }
+        return settings;
     }
 
     private static JsonObject Stats(List<JsonNode?> events, string key)

@@ -15,7 +15,7 @@ internal static class LabCommand
         var hosts = new Option<int>("--hosts") { Description = "hosts on the segment (1..64)", DefaultValueFactory = _ => 8 };
         var gateways = new Option<int>("--gateways") { Description = "gateway daemons (2..8)", DefaultValueFactory = _ => 3 };
         var backends = new Option<int>("--backends") { Description = "backends (2..16)", DefaultValueFactory = _ => 4 };
-        var hello = new Option<int>("--hello-ms") { Description = "GLBP hello time in ms (20..60000; under 50 no Cisco router could join)", DefaultValueFactory = _ => 200 };
+        var hello = new Option<int>("--hello-ms") { Description = "GLBP hello time in ms (10..60000; under 50 no Cisco router could join)", DefaultValueFactory = _ => 200 };
         var hold = new Option<int>("--hold-ms") { Description = "GLBP hold time in ms (more than the hello time)", DefaultValueFactory = _ => 700 };
         var dir = new Option<string>("--dir") { Description = "where configs, logs, the capture and the report go", DefaultValueFactory = _ => LabPlan.DefaultDirectory };
         var keep = new Option<bool>("--keep") { Description = "demo: leave the lab up afterwards (offload lab down removes it)" };
@@ -76,8 +76,8 @@ internal static class LabCommand
             throw new LabException($"--gateways {gateways}: give 2 to 8");
         if (backends is < 2 or > 16)
             throw new LabException($"--backends {backends}: give 2 to 16");
-        if (hello is < 20 or > 60_000)
-            throw new LabException($"--hello-ms {hello}: give 20 to 60000");
+        if (hello is < 10 or > 60_000)
+            throw new LabException($"--hello-ms {hello}: give 10 to 60000");
         if (hold <= hello || hold > 180_000)
             throw new LabException($"--hold-ms {hold}: give more than --hello-ms ({hello}) and at most 180000");
         return new LabPlan(hosts, gateways, backends, hello, hold, Path.GetFullPath(dir));
