@@ -64,6 +64,7 @@ bench.Subcommands.Add(BenchDevice.Command(json));
 bench.Subcommands.Add(BenchRouter.Command(json));
 bench.Subcommands.Add(BenchPolicies.Command(json));
 bench.Subcommands.Add(Offload.Cli.Lab.BenchLab.Command(json));
+bench.Subcommands.Add(BenchWire.Command(json));
 root.Subcommands.Add(bench);
 
 // offload glbp watch

@@ -29,6 +29,8 @@ public class ArgumentErrorTests
     [TestCase(new[] { "lab", "up", "--hello-ms", "9" }, "--hello-ms 9: give 10 to 60000")]
     [TestCase(new[] { "bench", "lab", "--timers", "10/30,5/20" }, "--timers '5/20': give a hello of 10 to 60000 ms")]
     [TestCase(new[] { "bench", "lab", "--timers", "fast" }, "--timers 'fast': give HELLO/HOLD in ms")]
+    [TestCase(new[] { "bench", "wire", "--frames", "5" }, "--frames 5: give 1000 to 10000000")]
+    [TestCase(new[] { "bench", "wire", "--size", "9000" }, "--size 9000: give 60 to 1514")]
     public void Refused_arguments_exit_2_with_the_problem_named(string[] args, string named)
     {
         var (rc, stdout, err) = Offload(args);

@@ -11,9 +11,11 @@ namespace Offload.Device.Ports;
 /// the caller's buffers: nothing is allocated per frame.
 /// </summary>
 /// <remarks>
-/// A plain socket with one frame per call, not a TPACKET_V3 ring or recvmmsg batches: at the model's speed (a few
-/// hundred thousand frames per second at most) the system call per frame is not what limits a port, and .NET's
-/// Socket gives timeouts, cancellation and error mapping for free.
+/// A plain socket with one frame per call. <see cref="PacketRing"/> (a TPACKET_V3 ring) and <see cref="PacketBatch"/>
+/// (recvmmsg) read the same socket in batches; <c>offload bench wire</c> measures the three side by side
+/// (docs/control-plane.md): the ring costs the receiver least per frame, but at the model's speed (a few hundred
+/// thousand frames per second at most) none of them is what limits a port, and this one gives timeouts, cancellation
+/// and error mapping for free.
 /// </remarks>
 public sealed class PacketSocket : IDisposable
 {
@@ -38,7 +40,11 @@ public sealed class PacketSocket : IDisposable
 
     /// <summary>Opens <paramref name="name"/> for raw frames, in promiscuous mode.</summary>
     /// <exception cref="DeviceException">No such interface, or not allowed (needs root or CAP_NET_RAW).</exception>
-    public static PacketSocket Open(string name)
+    public static PacketSocket Open(string name) => Open(name, null);
+
+    /// <param name="name">The interface.</param>
+    /// <param name="beforeBind">Socket options that must be set before the bind (a TPACKET ring).</param>
+    internal static PacketSocket Open(string name, Action<Socket>? beforeBind)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (name.Length > 15 || name.Contains('/', StringComparison.Ordinal) || name is "." or "..")
@@ -58,6 +64,7 @@ public sealed class PacketSocket : IDisposable
         }
         try
         {
+            beforeBind?.Invoke(socket);
             socket.Bind(new LinkEndPoint(index));
             Span<byte> mreq = stackalloc byte[16];
             mreq.Clear();
@@ -73,6 +80,11 @@ public sealed class PacketSocket : IDisposable
         {
             socket.Dispose();
             throw new DeviceException(DeviceError.Other, $"interface '{name}': {e.Message}", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
         }
     }
 
@@ -105,6 +117,12 @@ public sealed class PacketSocket : IDisposable
         int n = _socket.Send(frame, SocketFlags.None, out SocketError error);
         return error == SocketError.Success && n == frame.Length;
     }
+
+    /// <summary>Frames the kernel dropped on this socket for want of room since the last call (PACKET_STATISTICS, which it then resets).</summary>
+    public long TakeKernelDrops() => PacketRing.KernelDrops(_socket);
+
+    /// <summary>The socket itself, for the batch readers of the same assembly.</summary>
+    internal Socket Socket => _socket;
 
     public void Dispose() => _socket.Dispose();
 
