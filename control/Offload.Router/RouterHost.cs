@@ -21,6 +21,7 @@ using Yarp.ReverseProxy.Health;
 using Yarp.ReverseProxy.LoadBalancing;
 using Yarp.ReverseProxy.Model;
 using Yarp.ReverseProxy.SessionAffinity;
+using Yarp.ReverseProxy.Transforms;
 
 namespace Offload.Router;
 
@@ -96,7 +97,7 @@ public sealed class RouterHost : IAsyncDisposable
         // The key is the one the router started with; a reload that changes it is refused, see Reload.
         builder.Services.AddSingleton(new RouterKey(config.AffinityKey ?? new byte[32]));
         builder.Services.AddSingleton<IProxyConfigProvider>(provider);
-        builder.Services.AddReverseProxy();
+        builder.Services.AddReverseProxy().AddTransforms(t => t.AddResponseTransform(ConnectionNamedFields.StripResponse));
         builder.Services.AddSingleton<ILoadBalancingPolicy, WeightedPolicy>();
         builder.Services.AddSingleton<ILoadBalancingPolicy, LeastLoadedPolicy>();
         builder.Services.AddSingleton<ILoadBalancingPolicy, PowerOfTwoLoadPolicy>();

@@ -70,6 +70,47 @@ public sealed class MalformedTests
     }
 
     [Test]
+    public async Task Fields_a_backends_response_names_in_Connection_are_not_forwarded_to_the_client()
+    {
+        // A raw backend: what it writes is exactly what the router reads, with no server in between to tidy it.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var serve = Task.Run(async () =>
+        {
+            using var backend = await listener.AcceptTcpClientAsync();
+            var stream = backend.GetStream();
+            var buffer = new byte[8192];
+            var head = new StringBuilder();
+            while (!head.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+            {
+                int n = await stream.ReadAsync(buffer);
+                if (n == 0)
+                    return;
+                head.Append(Encoding.ASCII.GetString(buffer, 0, n));
+            }
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nConnection: X-Two\r\nX-Hop: secret\r\n"
+                + "X-Two: 2\r\nKeep-Alive: timeout=5\r\nX-End-To-End: kept\r\nContent-Length: 3\r\n\r\nok\n"));
+            // Held open until the router has read the answer: a close would be a reason of its own to drop fields.
+            await Task.Delay(2000);
+        });
+        string json = $$"""
+            {
+              "router": { "name": "r", "listen": "127.0.0.1:0", "adminListen": "127.0.0.1:0" },
+              "pools": [ { "id": "web", "backends": [ { "id": "raw", "address": "127.0.0.1", "port": {{port}} } ] } ],
+              "routes": [ { "id": "all", "pool": "web" } ]
+            }
+            """;
+        await using var router = await Rig.Router(json);
+        string answer = await Raw(router.ProxyAddress, Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        Assert.That(answer, Does.StartWith("HTTP/1.1 200 "));
+        string headers = answer[..answer.IndexOf("\r\n\r\n", StringComparison.Ordinal)].ToLowerInvariant();
+        Assert.That(headers, Does.Contain("x-end-to-end: kept"));
+        Assert.That(headers, Does.Not.Contain("x-hop").And.Not.Contain("x-two").And.Not.Contain("keep-alive: timeout"), headers);
+        await serve;
+    }
+
+    [Test]
     public async Task Fields_named_by_Connection_are_dropped_per_request_on_a_kept_alive_connection_whatever_the_bodies_hold()
     {
         await using var b = await Backend.StartAsync("b");

@@ -1,12 +1,14 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Transforms;
 
 namespace Offload.Router.Headers;
 
 /// <summary>
-/// Drops the request fields that the client's Connection header names (RFC 9110 7.6.1: they are for this hop only)
-/// before anything is forwarded, with the names <see cref="ConnectionOptionsTap"/> read off the wire. YARP drops the
-/// fixed hop-by-hop set (Connection, Keep-Alive, Proxy-Connection, TE, Upgrade and the like) by itself.
+/// Drops the fields that a Connection header names (RFC 9110 7.6.1: they are for this hop only) in both directions:
+/// the client's, before anything is forwarded, with the names <see cref="ConnectionOptionsTap"/> read off the wire;
+/// the backend's, before its response goes to the client, with the names HttpClient parsed. YARP drops the fixed
+/// hop-by-hop set (Connection, Keep-Alive, Proxy-Connection, TE, Upgrade and the like) by itself.
 /// </summary>
 internal static class ConnectionNamedFields
 {
@@ -18,6 +20,25 @@ internal static class ConnectionNamedFields
         connection.Features.Set(tap);
         return next(connection);
     };
+
+    /// <summary>
+    /// A response transform: the fields the backend's Connection header named leave the response YARP copied. A
+    /// field that frames the message or carries an upgrade is the proxy's own business and stays.
+    /// </summary>
+    public static ValueTask StripResponse(ResponseTransformContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.ProxyResponse is { } response)
+        {
+            foreach (string name in response.Headers.Connection)
+            {
+                if (!name.Equals("content-length", StringComparison.OrdinalIgnoreCase) && !name.Equals("transfer-encoding", StringComparison.OrdinalIgnoreCase)
+                    && !name.Equals("upgrade", StringComparison.OrdinalIgnoreCase))
+                    context.HttpContext.Response.Headers.Remove(name);
+            }
+        }
+        return default;
+    }
 
     /// <summary>
     /// The first step of the proxy's pipeline, for every request (routed or not, so the count of requests matches the
